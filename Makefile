@@ -1,0 +1,63 @@
+# craft_dag: two commands on a fresh machine.
+#   make demo   set up .venv, then materialise every asset, every category (tiny profile)
+#   make test   set up .venv, then lint, validate the code location and run the test suite
+# Both create the project-local virtualenv on first use; nothing needs doing by hand first.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.craft-installed
+TORCH_VERSION := 2.13.0
+# Where there is no GPU, torch comes from PyTorch's CPU index (or a local CPU wheel that pip
+# already finds); a plain `pip install torch` would pull a multi-GB CUDA build.
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+PYTEST_ARGS ?=
+
+export CRAFT_HOME ?= $(CURDIR)/.craft
+export DAGSTER_HOME ?= $(CRAFT_HOME)/dagster_home
+export CRAFT_PROFILE ?= tiny
+
+.PHONY: demo test lint ui validate-pack bench clean setup
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "craft_dag needs Python >= 3.11 (set PYTHON=python3.11)"'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
+		echo "setup: GPU found: installing torch $(TORCH_VERSION) (CUDA build)"; \
+		$(BIN)/pip install -q -c constraints.txt "torch==$(TORCH_VERSION)"; \
+	else \
+		echo "setup: no GPU: installing torch $(TORCH_VERSION) (CPU build)"; \
+		$(BIN)/pip install -q -c constraints.txt "torch==$(TORCH_VERSION)+cpu" \
+			$(if $(TORCH_CPU_INDEX),--extra-index-url $(TORCH_CPU_INDEX)); \
+	fi
+	@echo "setup: installing craft-dag and its pinned dependencies into $(VENV)"
+	@$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	@touch $@
+
+$(DAGSTER_HOME)/dagster.yaml: deploy/local/dagster.yaml
+	@mkdir -p $(DAGSTER_HOME)
+	@cp $< $@
+
+demo: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
+	@$(BIN)/craft pack validate $${CRAFT_PACK:-craft_dag/packs/ru}
+	@$(BIN)/python -m craft_dag.jobs.demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/dagster definitions validate -m craft_dag.definitions
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster dev -m craft_dag.definitions -h 127.0.0.1 -p 3000
+
+validate-pack: $(STAMP)
+	$(BIN)/craft pack validate -v $${CRAFT_PACK:-craft_dag/packs/ru}
+
+clean:
+	rm -rf $(CRAFT_HOME) .pytest_cache .ruff_cache

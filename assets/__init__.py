@@ -1,0 +1,1 @@
+"""Dagster assets and asset checks: thin layers that read, call craft_dag, write and report."""

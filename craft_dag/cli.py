@@ -1,0 +1,63 @@
+"""The ``craft`` command line: tools for people who edit packs and curate data.
+
+Running the pipeline itself is Dagster's job (``dagster dev``, ``dagster asset materialize``);
+these commands work on plain files, with no Dagster instance.
+"""
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from craft_dag.catalog.pack import load_pack, validate_pack
+
+
+def _pack_validate(args: argparse.Namespace) -> int:
+    root = Path(args.path)
+    problems = validate_pack(root)
+    if problems:
+        for problem in problems:
+            print(f"{root}/{problem}", file=sys.stderr)
+        print(f"{len(problems)} problem(s) in {root}", file=sys.stderr)
+        return 1
+    pack = load_pack(root)
+    entities = sum(len(rows) for rows in pack.entities.values())
+    queries = sum(len(e.queries) for rows in pack.entities.values() for e in rows)
+    print(
+        f"{root}: pack {pack.id!r} is valid: {len(pack.category_ids)} categories, "
+        f"{entities} entities, {queries} queries, {len(pack.glossary)} glossary terms, "
+        f"{len(pack.prompts)} evaluation prompts"
+    )
+    if args.verbose:
+        for category in pack.categories:
+            prompts = sum(1 for p in pack.prompts if p.category == category.id)
+            print(
+                f"  {category.id:<26} {len(pack.entities[category.id]):>4} entities "
+                f"{prompts:>4} prompts  {category.english_name}"
+            )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="craft", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    pack = commands.add_parser("pack", help="culture pack tools")
+    pack_commands = pack.add_subparsers(dest="pack_command", required=True)
+    validate = pack_commands.add_parser(
+        "validate",
+        help="check a culture pack and list every problem with file, line and field",
+    )
+    validate.add_argument("path", help="the pack folder (the one holding pack.yaml)")
+    validate.add_argument("-v", "--verbose", action="store_true", help="print per-category counts")
+    validate.set_defaults(func=_pack_validate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

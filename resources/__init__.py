@@ -1,0 +1,6 @@
+"""Dagster resources: thin, configurable wrappers around craft_dag's clients."""
+
+from craft_dag.resources.pack import CulturePackResource
+from craft_dag.resources.storage import StorageResource
+
+__all__ = ["CulturePackResource", "StorageResource"]
