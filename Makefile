@@ -50,11 +50,12 @@ lint: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/dagster definitions validate -m craft_dag.definitions
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster dev -m craft_dag.definitions -h 127.0.0.1 -p 3000
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 validate-pack: $(STAMP)
 	$(BIN)/craft pack validate -v $${CRAFT_PACK:-craft_dag/packs/ru}

@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate = pack_commands.add_parser(
         "validate",
         help="check a culture pack and list every problem with file, line and field",
+        description="Check a culture pack and list every problem with file, line and field; "
+        "exit 1 if there is any.",
     )
     validate.add_argument("path", help="the pack folder (the one holding pack.yaml)")
     validate.add_argument("-v", "--verbose", action="store_true", help="print per-category counts")

@@ -49,14 +49,18 @@ def main() -> int:
     elapsed = time.perf_counter() - started
     home = os.environ.get("DAGSTER_HOME", "(a temporary instance)")
     print()
-    print(f"craft demo: {len(keys) - len(failed)}/{len(keys)} categories materialised in {elapsed:.1f} s")
+    print(
+        f"craft demo: {len(keys) - len(failed)}/{len(keys)} categories materialised in {elapsed:.1f} s"
+    )
     print(f"  outputs:       {settings.storage_uri}/<asset>/<category>/part-00000.parquet")
     print(f"  Dagster runs:  DAGSTER_HOME={home}")
     print("  look at them:  make ui   (dagster dev on http://127.0.0.1:3000)")
     if failed:
         for key, failing in failed:
-            print(f"craft demo: {key} failed; failing checks: {', '.join(failing) or 'none (a step failed)'}",
-                  file=sys.stderr)
+            print(
+                f"craft demo: {key} failed; failing checks: {', '.join(failing) or 'none (a step failed)'}",
+                file=sys.stderr,
+            )
         return 1
     return 0
 

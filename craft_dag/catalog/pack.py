@@ -48,7 +48,9 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}"
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
 
 
 class PackError(ValueError):
@@ -166,8 +168,11 @@ class _Collector:
 
     def records(
         self, model: type[M], doc: YamlDocument, key: str
-    ) -> list[tuple[int, M]]:
-        """Validate each item of the list under ``key`` alone, so one bad record hides nothing."""
+    ) -> list[tuple[int, M | None, Any]]:
+        """Validate each item of the list under ``key`` alone, so one bad record hides nothing.
+
+        Yields (index, record or None if invalid, raw item).
+        """
         if not isinstance(doc.data, dict):
             self.at(doc, (), f"expected a mapping with a '{key}' list")
             return []
@@ -179,9 +184,7 @@ class _Collector:
             return []
         out = []
         for index, item in enumerate(items):
-            record = self.validate(model, item, doc, (key, index))
-            if record is not None:
-                out.append((index, record))
+            out.append((index, self.validate(model, item, doc, (key, index)), item))
         return out
 
 
@@ -190,6 +193,27 @@ def _check_script(
 ) -> None:
     if not has_letter_of(text, scripts):
         c.at(doc, loc, f"{text!r} has no letter of the source script ({', '.join(scripts)})")
+
+
+def _check_raw_script(
+    c: _Collector,
+    doc: YamlDocument,
+    loc: tuple[str | int, ...],
+    raw: Any,
+    keys: tuple[str, ...],
+    scripts: list[str],
+) -> None:
+    """Script checks on a record that failed validation, so its other problems still show."""
+    if not isinstance(raw, dict):
+        return
+    for key in keys:
+        value = raw.get(key)
+        if isinstance(value, str) and value.strip():
+            _check_script(c, doc, (*loc, key), value, scripts)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, str) and item.strip():
+                    _check_script(c, doc, (*loc, key, i), item, scripts)
 
 
 def _read(root: Path) -> tuple[CulturePack | None, list[Problem]]:
@@ -212,18 +236,24 @@ def _read(root: Path) -> tuple[CulturePack | None, list[Problem]]:
     category_index: dict[str, int] = {}
     for i, category in enumerate(meta.categories):
         if category.id in category_line:
-            c.at(pack_doc, ("categories", i, "id"),
-                 f"duplicate category id {category.id!r} (first on line {category_line[category.id]})")
+            c.at(
+                pack_doc,
+                ("categories", i, "id"),
+                f"duplicate category id {category.id!r} (first on line {category_line[category.id]})",
+            )
         else:
             category_line[category.id] = pack_doc.line_of(("categories", i))
             category_index[category.id] = i
-        _check_script(c, pack_doc, ("categories", i, "native_name"), category.native_name, meta.scripts)
+        _check_script(
+            c, pack_doc, ("categories", i, "native_name"), category.native_name, meta.scripts
+        )
 
     # Entities: one file per category.
     entities: dict[str, list[Entity]] = {cid: [] for cid in category_line}
     files: dict[str, Path] = {}
     entity_where: dict[str, str] = {}
     entity_category: dict[str, str] = {}
+    listed: set[str] = set()  # categories whose file lists records, valid or not
     for file in sorted((root / ENTITIES_DIR).glob("*.y*ml")):
         doc = c.load(file)
         if doc is None:
@@ -237,15 +267,33 @@ def _read(root: Path) -> tuple[CulturePack | None, list[Problem]]:
         elif category_id not in category_line:
             c.at(doc, ("category",), f"unknown category {category_id!r} (not in {PACK_FILE})")
         elif category_id != file.stem:
-            c.at(doc, ("category",), f"category {category_id!r} does not match the file name {file.name!r}")
+            c.at(
+                doc,
+                ("category",),
+                f"category {category_id!r} does not match the file name {file.name!r}",
+            )
         elif category_id in files:
-            c.at(doc, ("category",), f"category {category_id!r} already has {c.rel(files[category_id])}")
+            c.at(
+                doc,
+                ("category",),
+                f"category {category_id!r} already has {c.rel(files[category_id])}",
+            )
         for key in set(doc.data) - {"category", "entities"}:
             c.at(doc, (key,), "unknown field (misspelt?)")
-        for index, entity in c.records(Entity, doc, "entities"):
+        items = c.records(Entity, doc, "entities")
+        if items and category_id in entities:
+            listed.add(category_id)
+        for index, entity, raw in items:
             loc = ("entities", index)
+            if entity is None:
+                _check_raw_script(c, doc, loc, raw, ("native_name", "queries"), meta.scripts)
+                continue
             if entity.id in entity_where:
-                c.at(doc, (*loc, "id"), f"duplicate entity id {entity.id!r} (first at {entity_where[entity.id]})")
+                c.at(
+                    doc,
+                    (*loc, "id"),
+                    f"duplicate entity id {entity.id!r} (first at {entity_where[entity.id]})",
+                )
                 continue
             entity_where[entity.id] = f"{c.rel(file)}:{doc.line_of(loc)}"
             _check_script(c, doc, (*loc, "native_name"), entity.native_name, meta.scripts)
@@ -257,11 +305,15 @@ def _read(root: Path) -> tuple[CulturePack | None, list[Problem]]:
         if category_id in category_line and category_id == file.stem:
             files.setdefault(category_id, file)
     for category_id, line in category_line.items():
-        if not entities[category_id]:
+        if not entities[category_id] and category_id not in listed:
             where = files.get(category_id)
             if where is None:
-                c.add(pack_file, line, ("categories", category_index[category_id]),
-                      f"category has no entities (expected {ENTITIES_DIR}/{category_id}.yaml)")
+                c.add(
+                    pack_file,
+                    line,
+                    ("categories", category_index[category_id]),
+                    f"category has no entities (expected {ENTITIES_DIR}/{category_id}.yaml)",
+                )
             else:
                 c.add(where, 1, ("entities",), f"category {category_id!r} has no entities")
 
@@ -270,11 +322,18 @@ def _read(root: Path) -> tuple[CulturePack | None, list[Problem]]:
     glossary_file = root / GLOSSARY_FILE
     if glossary_file.is_file() and (doc := c.load(glossary_file)) is not None:
         seen: dict[str, int] = {}
-        for index, term in c.records(GlossaryTerm, doc, "terms"):
+        for index, term, raw in c.records(GlossaryTerm, doc, "terms"):
             loc = ("terms", index)
+            if term is None:
+                _check_raw_script(c, doc, loc, raw, ("source",), meta.scripts)
+                continue
             key = term.source.casefold()
             if key in seen:
-                c.at(doc, (*loc, "source"), f"duplicate term {term.source!r} (first on line {seen[key]})")
+                c.at(
+                    doc,
+                    (*loc, "source"),
+                    f"duplicate term {term.source!r} (first on line {seen[key]})",
+                )
                 continue
             seen[key] = doc.line_of(loc)
             _check_script(c, doc, (*loc, "source"), term.source, meta.scripts)
@@ -292,10 +351,17 @@ def _read(root: Path) -> tuple[CulturePack | None, list[Problem]]:
         doc = c.load(file)
         if doc is None:
             continue
-        for index, prompt in c.records(EvalPrompt, doc, "prompts"):
+        for index, prompt, raw in c.records(EvalPrompt, doc, "prompts"):
             loc = ("prompts", index)
+            if prompt is None:
+                _check_raw_script(c, doc, loc, raw, ("source",), meta.scripts)
+                continue
             if prompt.id in prompt_where:
-                c.at(doc, (*loc, "id"), f"duplicate prompt id {prompt.id!r} (first at {prompt_where[prompt.id]})")
+                c.at(
+                    doc,
+                    (*loc, "id"),
+                    f"duplicate prompt id {prompt.id!r} (first at {prompt_where[prompt.id]})",
+                )
                 continue
             prompt_where[prompt.id] = f"{c.rel(file)}:{doc.line_of(loc)}"
             if prompt.category not in category_line:
@@ -304,9 +370,12 @@ def _read(root: Path) -> tuple[CulturePack | None, list[Problem]]:
                 if prompt.entity not in entity_where:
                     c.at(doc, (*loc, "entity"), f"unknown entity {prompt.entity!r}")
                 elif entity_category.get(prompt.entity, prompt.category) != prompt.category:
-                    c.at(doc, (*loc, "entity"),
-                         f"entity {prompt.entity!r} belongs to category {entity_category[prompt.entity]!r}, "
-                         f"not {prompt.category!r}")
+                    c.at(
+                        doc,
+                        (*loc, "entity"),
+                        f"entity {prompt.entity!r} belongs to category {entity_category[prompt.entity]!r}, "
+                        f"not {prompt.category!r}",
+                    )
             _check_script(c, doc, (*loc, "source"), prompt.source, meta.scripts)
             prompts.append(prompt)
 

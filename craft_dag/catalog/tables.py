@@ -43,9 +43,7 @@ def entities_table(pack: CulturePack, category: str) -> pa.Table:
 def duplicate_entity_ids(table: pa.Table) -> list[str]:
     """Entity ids that occur more than once in ``table``."""
     counts = pc.value_counts(table["entity_id"])
-    return sorted(
-        item["values"].as_py() for item in counts if item["counts"].as_py() > 1
-    )
+    return sorted(item["values"].as_py() for item in counts if item["counts"].as_py() > 1)
 
 
 def entities_without_queries(table: pa.Table) -> list[str]:

@@ -79,9 +79,13 @@ def load_yaml(file: Path) -> YamlDocument:
             doc.data = _build(node, (), doc, loader)
         return doc
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        # The context mark is where the broken construct began (an unclosed bracket, a key
+        # without a colon); the problem mark is where the parser noticed, often at the end.
+        mark = exc.context_mark or exc.problem_mark
         line = mark.line + 1 if mark is not None else 1
         message = " ".join(part for part in (exc.context, exc.problem) if part)
+        if exc.context_mark is not None and exc.problem_mark is not None:
+            message += f" (noticed on line {exc.problem_mark.line + 1})"
         raise YamlSourceError(file, line, f"malformed YAML: {message}") from exc
     except yaml.YAMLError as exc:
         raise YamlSourceError(file, 1, f"malformed YAML: {exc}") from exc

@@ -47,7 +47,9 @@ class TableRef:
 
 def _check_segment(kind: str, value: str) -> str:
     if not _SEGMENT.match(value):
-        raise StorageError(f"invalid {kind} {value!r} for a storage path: use letters, digits, _ . = -")
+        raise StorageError(
+            f"invalid {kind} {value!r} for a storage path: use letters, digits, _ . = -"
+        )
     return value
 
 

@@ -1,0 +1,31 @@
+from pathlib import Path
+
+import pytest
+
+from craft_dag.catalog.pack import bundled_pack_path
+from craft_dag.settings import Settings
+
+
+def test_defaults_are_the_embedded_laptop_setup(tmp_path: Path) -> None:
+    s = Settings.from_env({"CRAFT_HOME": str(tmp_path)})
+    assert s.pack_path == bundled_pack_path("ru").resolve()
+    assert s.storage_uri == str(tmp_path.resolve() / "storage")
+    assert s.profile == "tiny"
+
+
+def test_environment_overrides() -> None:
+    s = Settings.from_env(
+        {
+            "CRAFT_PACK": "/packs/kk",
+            "CRAFT_STORAGE_URI": "s3://bucket/craft",
+            "CRAFT_PROFILE": "full",
+        }
+    )
+    assert s.pack_path == Path("/packs/kk")
+    assert s.storage_uri == "s3://bucket/craft"
+    assert s.profile == "full"
+
+
+def test_unknown_profile_is_rejected() -> None:
+    with pytest.raises(ValueError, match="CRAFT_PROFILE='huge'"):
+        Settings.from_env({"CRAFT_PROFILE": "huge"})
