@@ -14,6 +14,7 @@ from dagster import (
     observable_source_asset,
 )
 
+from craft_dag.assets.metadata import column_schema
 from craft_dag.catalog.tables import (
     duplicate_entity_ids,
     entities_table,
@@ -62,6 +63,7 @@ def entities(
     return MaterializeResult(
         metadata={
             "dagster/row_count": table.num_rows,
+            "dagster/column_schema": column_schema(table.schema),
             "queries": queries,
             "category": loaded.category(category).english_name,
             "uri": MetadataValue.path(ref.uri),

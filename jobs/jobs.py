@@ -2,13 +2,10 @@
 
 from dagster import AssetSelection, define_asset_job
 
-from craft_dag.jobs.partitions import category_partitions
-
 # Everything partitioned by category, with its checks: the job a backfill or the demo runs.
 category_job = define_asset_job(
     "category_job",
     selection=AssetSelection.all(),
-    partitions_def=category_partitions,
     description="Materialise every category-partitioned asset (and run its checks) for a category.",
 )
 

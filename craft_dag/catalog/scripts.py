@@ -21,20 +21,19 @@ def _first_word(char: str) -> str:
     return unicodedata.name(char, "").split(" ", 1)[0]
 
 
-@lru_cache(maxsize=1)
-def known_scripts() -> frozenset[str]:
-    """First words of the Unicode names of every letter: the script names a pack may use."""
-    words = set()
+@lru_cache(maxsize=64)
+def is_known_script(script: str) -> bool:
+    """True if some letter's Unicode name starts with ``script`` (Cyrillic, Greek, CJK, ...).
+
+    Scans code points in order and stops at the first match: common scripts sit low in the
+    code space, so the usual answer takes microseconds; only a misspelt name scans it all.
+    """
+    word = _script_word(script)
     for code in range(sys.maxunicode + 1):
         char = chr(code)
-        if char.isalpha():
-            words.add(_first_word(char))
-    words.discard("")
-    return frozenset(words)
-
-
-def is_known_script(script: str) -> bool:
-    return _script_word(script) in known_scripts()
+        if char.isalpha() and _first_word(char) == word:
+            return True
+    return False
 
 
 def has_letter_of(text: str, scripts: list[str]) -> bool:

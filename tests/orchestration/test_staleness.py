@@ -7,11 +7,12 @@ each ``entities`` partition was built from.
 
 from pathlib import Path
 
-from dagster import AssetKey, DagsterInstance, materialize, observe
+from dagster import AssetKey, DagsterInstance, Definitions, materialize
 from dagster._core.definitions.data_version import StaleCauseCategory, StaleStatus
 from dagster._utils.test.data_versions import get_stale_status_resolver
 
 from craft_dag.assets.catalog import entities, pack_files
+from craft_dag.jobs.jobs import observe_pack_job
 from craft_dag.jobs.partitions import category_partitions
 from tests.orchestration.helpers import resources
 
@@ -31,8 +32,15 @@ def test_editing_one_category_makes_only_that_partition_stale(
     instance = DagsterInstance.ephemeral()
     res = resources(ru_pack_copy, str(tmp_path / "store"))
     keys = category_partitions.get_partition_keys()
+    # The same observation job the demo and the schedules run, with this test's resources.
+    observe_job = Definitions(
+        assets=[pack_files, entities], jobs=[observe_pack_job], resources=res
+    ).resolve_job_def("observe_pack_job")
 
-    assert observe([pack_files], instance=instance, resources=res).success
+    def observe() -> bool:
+        return observe_job.execute_in_process(instance=instance).success
+
+    assert observe()
     assert set(statuses(instance).values()) == {StaleStatus.MISSING}
     for key in keys:
         assert materialize(
@@ -45,7 +53,7 @@ def test_editing_one_category_makes_only_that_partition_stale(
     technic.write_text(
         "# reviewed by the pack owners\n" + technic.read_text(encoding="utf-8"), encoding="utf-8"
     )
-    assert observe([pack_files], instance=instance, resources=res).success
+    assert observe()
     assert set(statuses(instance).values()) == {StaleStatus.FRESH}
 
     # A real edit: one more web query for the first entity of the category.
@@ -53,7 +61,7 @@ def test_editing_one_category_makes_only_that_partition_stale(
     technic.write_text(
         text.replace("    queries:\n", "    queries:\n      - новый запрос\n", 1), encoding="utf-8"
     )
-    assert observe([pack_files], instance=instance, resources=res).success
+    assert observe()
 
     after = statuses(instance)
     assert after["technic"] == StaleStatus.STALE
