@@ -8,8 +8,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.craft-installed
 TORCH_VERSION := 2.13.0
-# Where there is no GPU, torch comes from PyTorch's CPU index (or a local CPU wheel that pip
-# already finds); a plain `pip install torch` would pull a multi-GB CUDA build.
+# Where there is no GPU, torch (alone, without its dependencies) comes from PyTorch's CPU index
+# or a local CPU wheel that pip already finds; a plain `pip install torch` would pull a
+# multi-GB CUDA build. Its dependencies then come from PyPI with everything else.
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 PYTEST_ARGS ?=
 
@@ -25,15 +26,16 @@ $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "craft_dag needs Python >= 3.11 (set PYTHON=python3.11)"'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
-		echo "setup: GPU found: installing torch $(TORCH_VERSION) (CUDA build)"; \
-		$(BIN)/pip install -q -c constraints.txt "torch==$(TORCH_VERSION)"; \
+		echo "setup: GPU found: torch $(TORCH_VERSION) (CUDA build)"; \
+		echo "torch==$(TORCH_VERSION)" > $(VENV)/torch-requirement.txt; \
 	else \
-		echo "setup: no GPU: installing torch $(TORCH_VERSION) (CPU build)"; \
-		$(BIN)/pip install -q -c constraints.txt "torch==$(TORCH_VERSION)+cpu" \
+		echo "setup: no GPU: torch $(TORCH_VERSION) (CPU build)"; \
+		echo "torch==$(TORCH_VERSION)+cpu" > $(VENV)/torch-requirement.txt; \
+		$(BIN)/pip install -q --no-deps --retries 1 -r $(VENV)/torch-requirement.txt \
 			$(if $(TORCH_CPU_INDEX),--extra-index-url $(TORCH_CPU_INDEX)); \
 	fi
 	@echo "setup: installing craft-dag and its pinned dependencies into $(VENV)"
-	@$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	@$(BIN)/pip install -q -c constraints.txt -e '.[dev]' -r $(VENV)/torch-requirement.txt
 	@touch $@
 
 $(DAGSTER_HOME)/dagster.yaml: deploy/local/dagster.yaml

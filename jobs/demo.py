@@ -15,6 +15,9 @@ from dagster import DagsterInstance
 from craft_dag.definitions import defs, settings
 from craft_dag.jobs.partitions import category_partitions
 
+# Step-by-step DEBUG events go to the instance (and the UI); the terminal gets INFO and up.
+QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+
 
 def main() -> int:
     instance = DagsterInstance.get()
@@ -22,7 +25,9 @@ def main() -> int:
     print(f"craft demo: pack {settings.pack_path}, profile {settings.profile}")
     print(f"craft demo: storage {settings.storage_uri}")
 
-    observed = defs.resolve_job_def("observe_pack_job").execute_in_process(instance=instance)
+    observed = defs.resolve_job_def("observe_pack_job").execute_in_process(
+        instance=instance, run_config=QUIET
+    )
     if not observed.success:
         print("craft demo: observing the culture pack failed", file=sys.stderr)
         return 1
@@ -31,7 +36,9 @@ def main() -> int:
     failed = []
     keys = category_partitions.get_partition_keys()
     for index, key in enumerate(keys, 1):
-        result = job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False)
+        result = job.execute_in_process(
+            instance=instance, partition_key=key, raise_on_error=False, run_config=QUIET
+        )
         checks = [
             e.asset_check_evaluation_data
             for e in result.all_events

@@ -9,6 +9,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -106,6 +107,11 @@ class CulturePack:
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
+@cache
+def _adapter(model: type[BaseModel]) -> TypeAdapter:
+    return TypeAdapter(model)
+
+
 def _field_name(loc: Iterable[str | int]) -> str:
     out = ""
     for part in loc:
@@ -159,7 +165,7 @@ class _Collector:
         self, model: type[M], data: Any, doc: YamlDocument, prefix: tuple[str | int, ...]
     ) -> M | None:
         try:
-            return TypeAdapter(model).validate_python(data)
+            return _adapter(model).validate_python(data)
         except ValidationError as exc:
             for error in exc.errors():
                 loc = (*prefix, *error["loc"])
