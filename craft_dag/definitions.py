@@ -1,25 +1,47 @@
 """The craft_dag code location: the one Definitions object (the only Dagster file in craft_dag/).
 
-Deployment choices (which pack, where data lives) are read from the environment here and
-nowhere else; see craft_dag.settings.
+Deployment choices (which pack, where data lives, where images come from) are read from the
+environment here and nowhere else; see craft_dag.settings.
 """
 
 from dagster import Definitions, in_process_executor
 
 from craft_dag.assets.catalog import catalog_assets, catalog_checks
+from craft_dag.assets.collection import collection_assets, collection_checks
 from craft_dag.jobs.jobs import category_job, observe_pack_job
-from craft_dag.resources import CulturePackResource, StorageResource
+from craft_dag.resources import (
+    CulturePackResource,
+    DownloaderResource,
+    ImageSourceResource,
+    LocalFolderSourceResource,
+    StorageResource,
+    UrlManifestSourceResource,
+    WikimediaCommonsSourceResource,
+)
 from craft_dag.settings import Settings
 
 settings = Settings.from_env()
 
+
+def image_source(s: Settings) -> ImageSourceResource:
+    if s.image_source == "manifest":
+        return UrlManifestSourceResource(path=s.url_manifest)
+    if s.image_source == "commons":
+        return WikimediaCommonsSourceResource()
+    # The embedded default: the sample set `make demo` builds from photos that installed
+    # packages ship (licences recorded per file in its manifest.csv).
+    return LocalFolderSourceResource(root=s.images_root)
+
+
 defs = Definitions(
-    assets=[*catalog_assets],
-    asset_checks=[*catalog_checks],
+    assets=[*catalog_assets, *collection_assets],
+    asset_checks=[*catalog_checks, *collection_checks],
     jobs=[category_job, observe_pack_job],
     resources={
         "pack": CulturePackResource(path=str(settings.pack_path)),
         "storage": StorageResource(base_uri=settings.storage_uri),
+        "image_source": image_source(settings),
+        "downloader": DownloaderResource(contact=settings.contact),
     },
     # On a laptop or a 2-core CI host the multiprocess executor thrashes (a process per step);
     # the cluster deployment swaps this for its own executor.

@@ -172,5 +172,10 @@ class Storage:
     def has_blob(self, sha256: str) -> bool:
         return self.fs.exists(self.blob_path(sha256))
 
+    def blob_key(self, sha256: str) -> str:
+        """The blob's path relative to the base URI (what tables record)."""
+        self.blob_path(sha256)
+        return f"{BLOB_PREFIX}/{sha256[:2]}/{sha256}"
+
     def blob_uri(self, sha256: str) -> str:
         return self.uri_of(self.blob_path(sha256))

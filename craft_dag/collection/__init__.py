@@ -1,0 +1,1 @@
+"""Collecting images for every entity: sources, the downloader, and the sample set."""

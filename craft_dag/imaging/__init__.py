@@ -1,0 +1,1 @@
+"""Image bytes: format sniffing, safe decoding, orientation, thumbnails and contact sheets."""

@@ -1,0 +1,1 @@
+"""Test helpers: a loopback HTTP server of images for the image downloader's tests."""
