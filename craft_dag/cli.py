@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from craft_dag.catalog.pack import load_pack, validate_pack
+from craft_dag.catalog.pack import bundled_pack_path, load_pack, validate_pack
 
 
 def _pack_validate(args: argparse.Namespace) -> int:
@@ -38,6 +38,20 @@ def _pack_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _samples_build(args: argparse.Namespace) -> int:
+    from craft_dag.collection.samples import build_sample_set
+
+    pack = load_pack(args.pack)
+    rows = build_sample_set(
+        Path(args.dest),
+        {c: [e.id for e in pack.entities[c]] for c in pack.category_ids},
+        per_category=args.per_category,
+    )
+    planted = sum(1 for r in rows if r.planted != "none")
+    print(f"{args.dest}: {len(rows)} sample images ({planted} with planted problems), manifest.csv")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="craft", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -53,6 +67,22 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("path", help="the pack folder (the one holding pack.yaml)")
     validate.add_argument("-v", "--verbose", action="store_true", help="print per-category counts")
     validate.set_defaults(func=_pack_validate)
+
+    samples = commands.add_parser("samples", help="the demo's sample image set")
+    samples_commands = samples.add_subparsers(dest="samples_command", required=True)
+    build = samples_commands.add_parser(
+        "build",
+        help="write sample photos (with planted problems) as <category>/<entity id>/ folders",
+        description="Write the demo's sample image set: real photos that installed packages ship, "
+        "with planted problems (blur, exposure, duplicates, watermarks, broken files) for the "
+        "curation stage to catch, and a manifest.csv with each file's licence and author.",
+    )
+    build.add_argument("dest", help="folder to write (CRAFT_IMAGES_ROOT points the pipeline at it)")
+    build.add_argument(
+        "--pack", default=str(bundled_pack_path("ru")), help="culture pack (default: bundled ru)"
+    )
+    build.add_argument("--per-category", type=int, default=2, help="entities per category")
+    build.set_defaults(func=_samples_build)
     return parser
 
 

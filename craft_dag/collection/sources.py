@@ -60,6 +60,11 @@ class LocalFolderSource(ImageSource):
         self.root = root.rstrip("/")
         self.fs, self._base = fsspec.core.url_to_fs(self.root, **(storage_options or {}))
         self._base = self._base.rstrip("/")
+        if not self.fs.isdir(self._base):
+            raise FileNotFoundError(
+                f"image folder {root} does not exist: expected <category>/<entity id>/ images "
+                f"there (for the demo's sample set run `make demo` or `craft samples build {root}`)"
+            )
         self.licence = licence
         self.author = author
         self._provenance = self._read_provenance()

@@ -39,6 +39,13 @@ def test_demo_materialises_every_category_and_records_runs(tmp_path: Path) -> No
         "souvlaki",
     ]
 
+    assert "sample images:" in done.stdout
+    assert store.partitions("raw_images") == ["crafts", "cuisine", "landmarks"]
+    images = store.read_table("raw_images", "cuisine")
+    assert images.num_rows >= 2
+    assert all(store.has_blob(i) for i in images["image_id"].to_pylist())
+    assert (tmp_path / "craft" / "samples" / "manifest.csv").exists()
+
     with DagsterInstance.from_config(str(home)) as instance:
         runs = instance.get_runs(RunsFilter(job_name="category_job"))
         assert sorted(r.tags["dagster/partition"] for r in runs) == [

@@ -11,6 +11,8 @@ def test_definitions_load() -> None:
     Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
     assert AssetKey("entities") in graph.materializable_asset_keys
+    assert AssetKey("raw_images") in graph.materializable_asset_keys
+    assert graph.get(AssetKey("raw_images")).parent_keys == {AssetKey("entities")}
     assert AssetKey("pack_files") in graph.observable_asset_keys
     entities = graph.get(AssetKey("entities"))
     assert (
@@ -18,5 +20,11 @@ def test_definitions_load() -> None:
     )
     check_names = {k.name for k in graph.asset_check_keys}
     assert {"entities_unique_ids", "entities_have_queries", "entities_not_empty"} <= check_names
+    assert {
+        "raw_images_rows_and_blobs",
+        "raw_images_provenance",
+        "raw_images_coverage",
+    } <= check_names
+    assert set(defs.resources) >= {"pack", "storage", "image_source", "downloader"}
     assert defs.resolve_job_def("category_job").partitions_def is entities.partitions_def
     assert defs.resolve_job_def("observe_pack_job") is not None

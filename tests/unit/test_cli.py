@@ -46,3 +46,16 @@ def test_console_script_is_installed() -> None:
     assert craft is not None
     done = subprocess.run([craft, "pack", "validate", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "every problem" in done.stdout
+
+
+def test_samples_build(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import MINI_PACK
+
+    assert main(["samples", "build", str(tmp_path / "s"), "--pack", str(MINI_PACK)]) == 0
+    assert "sample images" in capsys.readouterr().out
+    assert (tmp_path / "s" / "manifest.csv").exists()
+    assert sorted(p.name for p in (tmp_path / "s").iterdir() if p.is_dir()) == [
+        "crafts",
+        "cuisine",
+        "landmarks",
+    ]
