@@ -3,6 +3,7 @@
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from craft_dag import markdown
 from craft_dag.catalog.pack import CulturePack
 
 ENTITY_SCHEMA = pa.schema(
@@ -58,18 +59,9 @@ def entities_without_queries(table: pa.Table) -> list[str]:
 
 
 def markdown_preview(table: pa.Table, columns: list[str], limit: int = 10) -> str:
-    """A markdown table of the first ``limit`` rows, lists joined with ' | ' escaped."""
-
-    def cell(value: object) -> str:
-        text = "; ".join(map(str, value)) if isinstance(value, list) else str(value)
-        text = text.replace("|", "\\|").replace("\n", " ")
-        return text if len(text) <= 80 else text[:77] + "..."
-
-    head = "| " + " | ".join(columns) + " |"
-    rule = "|" + "---|" * len(columns)
-    body = [
-        "| " + " | ".join(cell(row[c]) for c in columns) + " |"
-        for row in table.select(columns).slice(0, limit).to_pylist()
-    ]
-    more = [f"\n*{table.num_rows - limit} more rows*"] if table.num_rows > limit else []
-    return "\n".join([head, rule, *body, *more])
+    """A markdown table of the first ``limit`` rows of ``columns``."""
+    rows = table.select(columns).slice(0, limit).to_pylist()
+    text = markdown.table(columns, ([row[c] for c in columns] for row in rows))
+    if table.num_rows > limit:
+        text += f"\n\n*{table.num_rows - limit} more rows*"
+    return text

@@ -5,25 +5,30 @@ from collections.abc import Mapping
 
 import pyarrow as pa
 
+from craft_dag import markdown
 from craft_dag.imaging.contact_sheet import contact_sheet, png_markdown
 from craft_dag.storage import Storage
 
 
 def outcomes_markdown(outcomes: Counter) -> str:
+    """Candidates per outcome ("ok" first, then failure reasons by count)."""
     total = sum(outcomes.values()) or 1
-    lines = ["| outcome | candidates | share |", "|---|---:|---:|"]
-    for name, count in sorted(outcomes.items(), key=lambda kv: (kv[0] != "ok", -kv[1], kv[0])):
-        lines.append(f"| {name} | {count} | {100 * count / total:.1f}% |")
-    return "\n".join(lines)
+    ordered = sorted(outcomes.items(), key=lambda kv: (kv[0] != "ok", -kv[1], kv[0]))
+    return markdown.table(
+        ["outcome", "candidates", "share"],
+        ((name, n, f"{100 * n / total:.1f}%") for name, n in ordered),
+        right=["candidates", "share"],
+    )
 
 
 def coverage_markdown(coverage: Mapping[str, int], names: Mapping[str, str]) -> str:
     """Images per entity, entities with none first: they need other queries or sources."""
-    lines = ["| entity | name | images |", "|---|---|---:|"]
-    for entity_id, count in sorted(coverage.items(), key=lambda kv: (kv[1], kv[0])):
-        flag = " **none**" if count == 0 else ""
-        lines.append(f"| {entity_id} | {names.get(entity_id, '')} | {count}{flag} |")
-    return "\n".join(lines)
+    ordered = sorted(coverage.items(), key=lambda kv: (kv[1], kv[0]))
+    return markdown.table(
+        ["entity", "name", "images"],
+        ((e, names.get(e, ""), f"{n} **none**" if n == 0 else n) for e, n in ordered),
+        right=["images"],
+    )
 
 
 def sample_sheet(storage: Storage, images: pa.Table, limit: int = 24) -> str | None:
