@@ -74,6 +74,7 @@ def raw_images(
         "failures": result.fetch_log.num_rows,
         "fetched_this_run": result.fetched,
         "carried_over": result.reused,
+        "over_quota": result.over_quota,
         "entities_without_images": MetadataValue.json(missing),
         "outcomes": MetadataValue.md(outcomes_markdown(result.outcomes)),
         "coverage": MetadataValue.md(coverage_markdown(result.coverage, names)),

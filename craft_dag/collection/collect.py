@@ -90,6 +90,7 @@ class CollectResult:
     reused: int  # candidates settled by an earlier run and carried over
     outcomes: Counter = field(default_factory=Counter)  # "ok" and failure reasons
     coverage: dict[str, int] = field(default_factory=dict)  # entity id -> images
+    over_quota: int = 0  # candidates left out by the per-entity quota
 
 
 def _now() -> datetime:
@@ -282,6 +283,7 @@ async def _collect(
             return_exceptions=True,
         )
         candidates: list[Candidate] = []
+        over_quota = 0
         for entity, found in zip(entities, searched, strict=True):
             if isinstance(found, FetchFailure):
                 log(f"{category}: search for {entity.entity_id} failed: {found}")
@@ -289,6 +291,12 @@ async def _collect(
             if isinstance(found, BaseException):
                 raise found
             candidates.extend(found[: limits.per_entity])
+            over_quota += max(0, len(found) - limits.per_entity)
+        if over_quota:
+            log(
+                f"{category}: {over_quota} candidates over the per-entity quota "
+                f"({limits.per_entity}) were left out"
+            )
 
         todo: list[Candidate] = []
         reused = 0
@@ -317,7 +325,7 @@ async def _collect(
     coverage = {e.entity_id: 0 for e in entities}
     for row in image_rows:
         coverage[row["entity_id"]] += 1
-    return CollectResult(images, fetch_log, run.fetched, reused, outcomes, coverage)
+    return CollectResult(images, fetch_log, run.fetched, reused, outcomes, coverage, over_quota)
 
 
 def collect_category(

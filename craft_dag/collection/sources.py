@@ -35,7 +35,11 @@ class ImageSource(ABC):
     async def candidates(
         self, entity: EntityRef, per_query: int, downloader: Downloader
     ) -> list[Candidate]:
-        """Candidates for ``entity``, at most ``per_query`` for each of its queries."""
+        """Candidates for ``entity``: at most ``per_query`` for each query of a search source.
+
+        Sources without queries (a folder, a URL list) return all they have for the entity;
+        the collector's per-entity quota bounds them, and it reports what it left out.
+        """
 
     async def fetch(self, candidate: Candidate, downloader: Downloader) -> Fetched:
         return await downloader.fetch(candidate.url)
@@ -97,7 +101,7 @@ class LocalFolderSource(ImageSource):
     ) -> list[Candidate]:
         files = await asyncio.to_thread(self._list, entity)
         out = []
-        for rank, path in enumerate(files[:per_query]):
+        for rank, path in enumerate(files):
             relative = path[len(self._base) + 1 :]
             known = self._provenance.get(relative, {})
             out.append(
@@ -166,7 +170,7 @@ class UrlManifestSource(ImageSource):
     async def candidates(
         self, entity: EntityRef, per_query: int, downloader: Downloader
     ) -> list[Candidate]:
-        rows = self._by_entity.get(entity.entity_id, [])[:per_query]
+        rows = self._by_entity.get(entity.entity_id, [])
         return [
             Candidate(
                 entity_id=entity.entity_id,

@@ -172,3 +172,28 @@ def test_killed_run_resumes_to_the_same_result(server: ImageServer, tmp_path: Pa
     assert sorted(Path(p).name for p in storage.fs.find(f"{storage._root}/blobs")) == sorted(
         Path(p).name for p in reference.fs.find(f"{reference._root}/blobs")
     )
+
+
+def test_per_entity_quota_bounds_list_sources_and_is_reported(
+    server: ImageServer, tmp_path: Path
+) -> None:
+    names = [f"q{i}.png" for i in range(5)]
+    for name in names:
+        server.add_image(name, *server.images["photo.png"])
+    manifest = write_manifest(
+        tmp_path / "urls.csv", [("e0", server.url(f"/img/{n}")) for n in names]
+    )
+    lines: list[str] = []
+    result = collect_category(
+        "cat",
+        entities_of("cat"),
+        UrlManifestSource(manifest),
+        config(),
+        Storage(str(tmp_path / "store")),
+        CollectLimits(per_query=1, per_entity=3),
+        log=lines.append,
+    )
+    # per_query bounds searches only: a list gives all its rows, up to the per-entity quota.
+    assert result.over_quota == 2
+    assert len(server.requests_to("/img/")) == 3
+    assert any("2 candidates over the per-entity quota (3)" in line for line in lines)

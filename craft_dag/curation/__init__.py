@@ -1,0 +1,1 @@
+"""Curation: cheap image-quality metrics and near-duplicate detection before human review."""
