@@ -62,5 +62,15 @@ ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 validate-pack: $(STAMP)
 	$(BIN)/craft pack validate -v $${CRAFT_PACK:-craft_dag/packs/ru}
 
+# Benchmarks: figures go to docs/benchmarks.md. img2dataset, the fetch benchmark's reference,
+# lives in its own virtualenv so its pins never touch the project's environment.
+.venv-bench/.installed: bench/requirements.txt
+	@test -x .venv-bench/bin/python || $(PYTHON) -m venv .venv-bench
+	@.venv-bench/bin/pip install -q -r bench/requirements.txt
+	@touch $@
+
+bench: $(STAMP) .venv-bench/.installed
+	$(BIN)/python -m bench.bench_fetch --out docs/benchmarks.md
+
 clean:
 	rm -rf $(CRAFT_HOME) .pytest_cache .ruff_cache
