@@ -312,16 +312,9 @@ class Downloader:
             if not location:
                 raise FetchFailure("http_error", f"{status} without a Location", http_status=status)
             return location, None
-        if status == 429:
+        if status == 429 or status >= 500:
             raise FetchFailure(
-                "rate_limited",
-                f"429 from {url.host}",
-                http_status=status,
-                retry_after=_retry_after(response.headers.get("Retry-After")),
-            )
-        if status >= 500:
-            raise FetchFailure(
-                "server_error",
+                "rate_limited" if status == 429 else "server_error",
                 f"{status} from {url.host}",
                 http_status=status,
                 retry_after=_retry_after(response.headers.get("Retry-After")),
