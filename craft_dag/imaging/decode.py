@@ -95,6 +95,10 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedIm
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageRejected("decode_error", f"{fmt}: {exc}") from exc
+    except Exception as exc:
+        # Malformed files can trip other errors deep in a decoder (struct.error, IndexError,
+        # ...). One hostile file must become a recorded rejection, never a failed partition.
+        raise ImageRejected("decode_error", f"{fmt}: {type(exc).__name__}: {exc}") from exc
 
     orientation = image.getexif().get(_ORIENTATION_TAG, 1) if fmt in ("JPEG", "PNG", "WEBP") else 1
     if orientation not in (None, 1) and frames == 1:

@@ -79,3 +79,18 @@ def test_animated_gif_counts_frames() -> None:
     out = io.BytesIO()
     frames[0].save(out, format="GIF", save_all=True, append_images=frames[1:])
     assert decode_image(out.getvalue()).frames == 3
+
+
+def test_an_unexpected_decoder_error_is_a_rejection(monkeypatch: pytest.MonkeyPatch) -> None:
+    import struct
+
+    from PIL import ImageFile
+
+    def explode(self: ImageFile.ImageFile) -> None:
+        raise struct.error("unpack requires a buffer of 4 bytes")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", explode)
+    with pytest.raises(ImageRejected) as excinfo:
+        decode_image(encode(photo(), "PNG"))
+    assert excinfo.value.reason == "decode_error"
+    assert excinfo.value.detail == "PNG: error: unpack requires a buffer of 4 bytes"
