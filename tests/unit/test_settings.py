@@ -29,3 +29,18 @@ def test_environment_overrides() -> None:
 def test_unknown_profile_is_rejected() -> None:
     with pytest.raises(ValueError, match="CRAFT_PROFILE='huge'"):
         Settings.from_env({"CRAFT_PROFILE": "huge"})
+
+
+def test_image_source_settings(tmp_path: Path) -> None:
+    default = Settings.from_env({"CRAFT_HOME": str(tmp_path)})
+    assert default.image_source == "folder"
+    assert default.images_root == str(tmp_path.resolve() / "samples")
+    assert default.builds_sample_images
+    own = Settings.from_env({"CRAFT_IMAGES_ROOT": "s3://bucket/images"})
+    assert own.images_root == "s3://bucket/images" and not own.builds_sample_images
+    listed = Settings.from_env({"CRAFT_IMAGE_SOURCE": "manifest", "CRAFT_URL_MANIFEST": "urls.csv"})
+    assert listed.url_manifest == "urls.csv" and not listed.builds_sample_images
+    with pytest.raises(ValueError, match="needs CRAFT_URL_MANIFEST"):
+        Settings.from_env({"CRAFT_IMAGE_SOURCE": "manifest"})
+    with pytest.raises(ValueError, match="CRAFT_IMAGE_SOURCE='google'"):
+        Settings.from_env({"CRAFT_IMAGE_SOURCE": "google"})

@@ -102,3 +102,23 @@ def test_s3_storage_uses_the_standard_aws_environment(
     store.write_table("entities", "fauna", table(2))
     assert store.read_table("entities", "fauna").num_rows == 2
     assert store.uri_of(store.table_path("entities", "fauna")).startswith("s3://")
+
+
+def test_storage_resource_options() -> None:
+    from craft_dag.resources import StorageResource
+
+    assert StorageResource(base_uri="/data/craft").storage_options() == {}
+    options = StorageResource(
+        base_uri="s3://bucket/craft",
+        endpoint_url="http://127.0.0.1:9000",
+        access_key_id="k",
+        secret_access_key="s",
+        region_name="eu-north-1",
+    ).storage_options()
+    assert options == {
+        "skip_instance_cache": True,
+        "endpoint_url": "http://127.0.0.1:9000",
+        "key": "k",
+        "secret": "s",
+        "client_kwargs": {"region_name": "eu-north-1"},
+    }
