@@ -15,15 +15,13 @@ must cost little more than decoding the image, so:
 Width, height, mode and frame count are those of the file, read from its header.
 """
 
-import io
 import math
-import warnings
 from dataclasses import dataclass, fields
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from craft_dag.imaging.decode import DEFAULT_MAX_PIXELS, ImageRejected, sniff_format
+from craft_dag.imaging.decode import ImageRejected, open_untrusted, rejecting
 
 DEFAULT_NORMALISE_TO = 512
 DARK_LEVEL = 0.05
@@ -72,35 +70,18 @@ def compute_metrics(data: bytes, *, normalise_to: int = DEFAULT_NORMALISE_TO) ->
     the thing that allocates a decompression bomb.
     """
     _check_normalise_to(normalise_to)
-    fmt = sniff_format(data)
-    if fmt is None:
-        raise ImageRejected("not_an_image", f"no image signature (first bytes {data[:16]!r})")
-    try:
-        with warnings.catch_warnings():
-            # The pixel limit is ours, checked below; Pillow's warning would only be noise.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=[fmt])
-            width, height = image.size
-            if width * height > DEFAULT_MAX_PIXELS:
-                raise ImageRejected(
-                    "decompression_bomb",
-                    f"{width}x{height} exceeds the {DEFAULT_MAX_PIXELS} pixel limit",
-                )
-            mode = image.mode
-            # n_frames walks the frame headers without decoding them, then returns to frame 0.
-            frames = getattr(image, "n_frames", 1)
-            if fmt == "JPEG":
-                # Ask libjpeg for the smallest power-of-two scale still at least the normalised
-                # size, in greyscale; draft() changes nothing for CMYK or when no scale fits.
-                image.draft("L", _normalised_size(width, height, normalise_to))
-            image.load()
-            grey = _normalise(to_greyscale(image), normalise_to)
-    except ImageRejected:
-        raise
-    except Image.DecompressionBombError as exc:
-        raise ImageRejected("decompression_bomb", str(exc)) from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageRejected("decode_error", f"{fmt}: {exc}") from exc
+    image, fmt = open_untrusted(data)
+    width, height = image.size
+    mode = image.mode
+    with rejecting(fmt):
+        # n_frames walks the frame headers without decoding them, then returns to frame 0.
+        frames = getattr(image, "n_frames", 1)
+        if fmt == "JPEG":
+            # Ask libjpeg for the smallest power-of-two scale still at least the normalised
+            # size, in greyscale; draft() changes nothing for CMYK or when no scale fits.
+            image.draft("L", _normalised_size(width, height, normalise_to))
+        image.load()
+        grey = _normalise(to_greyscale(image), normalise_to)
     return _measure(grey, width, height, mode, frames)
 
 

@@ -8,6 +8,8 @@ alone (other code in the process may rely on it).
 
 import io
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -67,38 +69,55 @@ def _encode_like(image: Image.Image, fmt: str, source: Image.Image) -> bytes:
     return out.getvalue()
 
 
-def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
-    """Check, decode and orient ``data``; raise ImageRejected with a reason if it is no good.
+def open_untrusted(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Image.Image, str]:
+    """Identify ``data`` by its magic bytes and open it, reading the header only.
 
-    When the EXIF orientation says the pixels are stored rotated or mirrored, the image is
-    transposed and re-encoded in its own format, so every later stage sees it upright.
+    Raises ImageRejected if it is no accepted format, or if the header declares more than
+    ``max_pixels`` pixels: nothing has been decoded yet, so a bomb costs nothing.
     """
     fmt = sniff_format(data)
     if fmt is None:
-        head = data[:16]
-        raise ImageRejected("not_an_image", f"no image signature (first bytes {head!r})")
+        raise ImageRejected("not_an_image", f"no image signature (first bytes {data[:16]!r})")
+    with rejecting(fmt), warnings.catch_warnings():
+        # Our own pixel limit applies below; Pillow's warning would only be noise.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        image = Image.open(io.BytesIO(data), formats=[fmt])
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageRejected(
+            "decompression_bomb", f"{width}x{height} exceeds the {max_pixels} pixel limit"
+        )
+    return image, fmt
+
+
+@contextmanager
+def rejecting(fmt: str) -> Iterator[None]:
+    """Turn any decoder error inside the block into ImageRejected (decode_error or bomb)."""
     try:
-        with warnings.catch_warnings():
-            # Our own pixel limit applies below; Pillow's warning would only be noise.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=[fmt])
-        width, height = image.size
-        if width * height > max_pixels:
-            raise ImageRejected(
-                "decompression_bomb", f"{width}x{height} exceeds the {max_pixels} pixel limit"
-            )
-        image.load()
-        frames = getattr(image, "n_frames", 1)
-    except Image.DecompressionBombError as exc:
-        raise ImageRejected("decompression_bomb", str(exc)) from exc
+        yield
     except ImageRejected:
         raise
+    except Image.DecompressionBombError as exc:
+        raise ImageRejected("decompression_bomb", str(exc)) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageRejected("decode_error", f"{fmt}: {exc}") from exc
     except Exception as exc:
         # Malformed files can trip other errors deep in a decoder (struct.error, IndexError,
         # ...). One hostile file must become a recorded rejection, never a failed partition.
         raise ImageRejected("decode_error", f"{fmt}: {type(exc).__name__}: {exc}") from exc
+
+
+def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
+    """Check, decode and orient ``data``; raise ImageRejected with a reason if it is no good.
+
+    When the EXIF orientation says the pixels are stored rotated or mirrored, the image is
+    transposed and re-encoded in its own format, so every later stage sees it upright.
+    """
+    image, fmt = open_untrusted(data, max_pixels)
+    width, height = image.size
+    with rejecting(fmt):
+        image.load()
+        frames = getattr(image, "n_frames", 1)
 
     orientation = image.getexif().get(_ORIENTATION_TAG, 1) if fmt in ("JPEG", "PNG", "WEBP") else 1
     if orientation not in (None, 1) and frames == 1:
