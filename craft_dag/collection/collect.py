@@ -129,8 +129,8 @@ class _Run:
         self.done = 0
         self.last_progress = time.monotonic()
 
-    def checkpoint(self, force: bool = False) -> None:
-        if not force and self.new_since_checkpoint < self.limits.checkpoint_every:
+    def checkpoint(self) -> None:
+        if self.new_since_checkpoint < self.limits.checkpoint_every:
             return
         self.storage.write_table(
             CHECKPOINT_IMAGES,
@@ -316,7 +316,6 @@ async def _collect(
             f"{reused} settled earlier, {len(todo)} to fetch"
         )
         await asyncio.gather(*(run.settle(c, source, downloader) for c in todo))
-    run.checkpoint(force=True)
 
     image_rows, log_rows = _finalise(candidates, run.images, run.failures, entity_order)
     images = pa.Table.from_pylist(image_rows, schema=IMAGE_SCHEMA)

@@ -634,8 +634,7 @@ class _Handler(BaseHTTPRequestHandler):
         status = _integer(query, "status", 500, 0, 999)
         if not 400 <= status <= 599:
             raise _BadRequest("status must be 400-599")
-        if name not in self.owner.images:
-            self._send_text(404, f"no such image: {name}\n")
+        if self._image(name) is None:  # answers 404 itself
             return
         count = self.owner._bump("flaky", key)
         if count <= failures:
@@ -648,8 +647,7 @@ class _Handler(BaseHTTPRequestHandler):
         retry_after = query.get("retry_after", "1")
         if not _header_safe(retry_after):
             raise _BadRequest("retry_after is not a header value")
-        if name not in self.owner.images:
-            self._send_text(404, f"no such image: {name}\n")
+        if self._image(name) is None:  # answers 404 itself
             return
         count = self.owner._bump("ratelimited", key)
         if count <= failures:
