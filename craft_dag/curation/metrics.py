@@ -21,7 +21,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 from PIL import Image
 
-from craft_dag.imaging.decode import ImageRejected, open_untrusted, rejecting
+from craft_dag.imaging.decode import DEFAULT_MAX_PIXELS, ImageRejected, open_untrusted, rejecting
 
 DEFAULT_NORMALISE_TO = 512
 DARK_LEVEL = 0.05
@@ -69,8 +69,26 @@ def compute_metrics(data: bytes, *, normalise_to: int = DEFAULT_NORMALISE_TO) ->
     (format by magic bytes, the pixel limit from the header) because a metric must never be
     the thing that allocates a decompression bomb.
     """
+    return measure(decode_normalised(data, normalise_to=normalise_to))
+
+
+@dataclass(frozen=True)
+class NormalisedImage:
+    """The one decode every CPU score is computed from: greyscale, long side ``normalise_to``."""
+
+    grey: Image.Image  # mode "L"
+    width: int  # of the file, from its header
+    height: int
+    mode: str
+    frames: int
+
+
+def decode_normalised(
+    data: bytes, *, normalise_to: int = DEFAULT_NORMALISE_TO, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> NormalisedImage:
+    """Decode ``data`` once into the normalised greyscale image; raise ImageRejected if bad."""
     _check_normalise_to(normalise_to)
-    image, fmt = open_untrusted(data)
+    image, fmt = open_untrusted(data, max_pixels)
     width, height = image.size
     mode = image.mode
     with rejecting(fmt):
@@ -82,7 +100,12 @@ def compute_metrics(data: bytes, *, normalise_to: int = DEFAULT_NORMALISE_TO) ->
             image.draft("L", _normalised_size(width, height, normalise_to))
         image.load()
         grey = _normalise(to_greyscale(image), normalise_to)
-    return _measure(grey, width, height, mode, frames)
+    return NormalisedImage(grey, width, height, mode, frames)
+
+
+def measure(image: NormalisedImage) -> ImageMetrics:
+    """The metrics of an already normalised image."""
+    return _measure(image.grey, image.width, image.height, image.mode, image.frames)
 
 
 def metrics_from_image(
