@@ -52,6 +52,71 @@ def _samples_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_overrides(pairs: Sequence[str]) -> dict[str, float | int | None]:
+    out: dict[str, float | int | None] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"craft images score: --set expects NAME=VALUE, not {pair!r}")
+        if value.lower() in ("off", "none", ""):
+            out[name] = None
+        else:
+            try:
+                out[name] = int(value) if value.lstrip("-").isdigit() else float(value)
+            except ValueError:
+                raise SystemExit(
+                    f"craft images score: --set {name}: {value!r} is not a number"
+                ) from None
+    return out
+
+
+def _images_score(args: argparse.Namespace) -> int:
+    from craft_dag.curation.folder import score_folder, write_scores
+    from craft_dag.curation.policy import REASONS, effective
+    from craft_dag.curation.scorers import text_detector_for
+
+    pack = load_pack(args.pack)
+    if args.category and args.category not in pack.category_ids:
+        print(
+            f"craft images score: pack {pack.id!r} has no category {args.category!r}",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        thresholds = effective(pack.curation, args.category or "", _parse_overrides(args.set))
+    except ValueError as exc:
+        print(f"craft images score: {exc}", file=sys.stderr)
+        return 2
+    scorers = text_detector_for(pack.meta.source_language, args.ocr, warn=print_warning)
+    log = (lambda m: print(m, file=sys.stderr)) if args.verbose else (lambda _: None)
+    try:
+        table = score_folder(Path(args.dir), thresholds, scorers, log=log)
+    except NotADirectoryError as exc:
+        print(f"craft images score: {exc}", file=sys.stderr)
+        return 2
+    if args.out:
+        write_scores(table, Path(args.out))
+    rows = table.select(["status", "decision", "reasons"]).to_pylist()
+    decisions = {
+        d: sum(1 for r in rows if r["decision"] == d) for d in ("keep", "review", "reject")
+    }
+    errors = sum(1 for r in rows if r["status"] != "ok")
+    print(
+        f"{args.dir}: {len(rows)} files: {decisions['keep']} keep, {decisions['review']} review, "
+        f"{decisions['reject']} reject ({errors} could not be decoded)"
+        + (f" -> {args.out}" if args.out else "")
+    )
+    for reason in REASONS:
+        n = sum(1 for r in rows if reason in (r["reasons"] or "").split(";"))
+        if n:
+            print(f"  {reason:<16} {n}")
+    return 0
+
+
+def print_warning(message: str) -> None:
+    print(f"craft: warning: {message}", file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="craft", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -83,6 +148,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     build.add_argument("--per-category", type=int, default=2, help="entities per category")
     build.set_defaults(func=_samples_build)
+
+    images = commands.add_parser("images", help="image curation tools")
+    images_commands = images.add_subparsers(dest="images_command", required=True)
+    score = images_commands.add_parser(
+        "score",
+        help="score every file of a folder and decide keep / review / reject, with reasons",
+        description="Score every file under DIR with the pipeline's curation rules (size, "
+        "aspect, blur, exposure, information, text and watermarks, near-duplicates) and print "
+        "what each rule removed. Files in sub-folders count as one entity per sub-folder. A "
+        "broken file gives a row with status 'error', never a crash.",
+    )
+    score.add_argument("dir", help="folder of images")
+    score.add_argument("--out", help="write one row per file to this .csv or .parquet file")
+    score.add_argument(
+        "--pack",
+        default=str(bundled_pack_path("ru")),
+        help="culture pack whose curation.yaml sets the thresholds (default: bundled ru)",
+    )
+    score.add_argument("--category", help="apply this category's threshold overrides")
+    score.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override one threshold for this run (e.g. --set min_blur=40; 'off' disables)",
+    )
+    score.add_argument(
+        "--ocr",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="text and watermark detection with Tesseract: auto uses it when installed",
+    )
+    score.add_argument("-v", "--verbose", action="store_true", help="progress on stderr")
+    score.set_defaults(func=_images_score)
     return parser
 
 

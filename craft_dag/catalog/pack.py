@@ -24,11 +24,13 @@ from craft_dag.catalog.models import (
 )
 from craft_dag.catalog.scripts import has_letter_of, is_known_script
 from craft_dag.catalog.yaml_source import YamlDocument, YamlSourceError, load_yaml
+from craft_dag.curation.policy import CurationPolicy, effective
 
 PACK_FILE = "pack.yaml"
 ENTITIES_DIR = "entities"
 PROMPTS_DIR = "prompts"
 GLOSSARY_FILE = "glossary.yaml"
+CURATION_FILE = "curation.yaml"
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -72,6 +74,7 @@ class CulturePack:
     glossary: tuple[GlossaryTerm, ...] = ()
     prompts: tuple[EvalPrompt, ...] = ()
     files: dict[str, Path] = field(default_factory=dict)
+    curation: CurationPolicy = field(default_factory=CurationPolicy)
 
     @property
     def id(self) -> str:
@@ -105,6 +108,11 @@ class CulturePack:
         }
         blob = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
         return hashlib.sha256(blob).hexdigest()[:16]
+
+    def curation_fingerprint(self, category_id: str) -> str:
+        """A hash of the curation thresholds in force for one category (see curation.yaml)."""
+        self.category(category_id)
+        return effective(self.curation, category_id).fingerprint()
 
 
 @cache
@@ -350,6 +358,17 @@ def _read(root: Path) -> tuple[CulturePack | None, list[Problem]]:
                     c.at(doc, (*loc, "wrong", w), "a wrong rendering equals the required target")
             glossary.append(term)
 
+    # Curation thresholds (optional): the pack's cultural filtering decisions.
+    curation = CurationPolicy()
+    curation_file = root / CURATION_FILE
+    if curation_file.is_file() and (doc := c.load(curation_file)) is not None:
+        loaded = c.validate(CurationPolicy, doc.data or {}, doc, ())
+        if loaded is not None:
+            curation = loaded
+            for category_id in loaded.categories:
+                if category_id not in category_line:
+                    c.at(doc, ("categories", category_id), f"unknown category {category_id!r}")
+
     # Evaluation prompts.
     prompts: list[EvalPrompt] = []
     prompt_where: dict[str, str] = {}
@@ -394,6 +413,7 @@ def _read(root: Path) -> tuple[CulturePack | None, list[Problem]]:
         glossary=tuple(glossary),
         prompts=tuple(prompts),
         files=files,
+        curation=curation,
     )
     return pack, []
 

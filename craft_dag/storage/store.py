@@ -147,6 +147,38 @@ class Storage:
         if self.fs.exists(path):
             self.fs.rm(path)
 
+    # -- plain files (review tasks and exports, reports) ---------------------------------------
+
+    def file_path(self, *parts: str) -> str:
+        """The path of a plain file under the base URI; each part is one checked segment."""
+        if not parts:
+            raise StorageError("a file path needs at least one segment")
+        return self._path(*(_check_segment("path segment", p) for p in parts))
+
+    def write_file(self, parts: tuple[str, ...], data: bytes) -> str:
+        """Write ``data`` atomically at ``parts`` and return its URI."""
+        path = self.file_path(*parts)
+        self._put_atomic(path, data)
+        return self.uri_of(path)
+
+    def read_file(self, parts: tuple[str, ...]) -> bytes:
+        path = self.file_path(*parts)
+        try:
+            return self.fs.cat_file(path)
+        except FileNotFoundError as exc:
+            raise StorageError(f"no file at {self.uri_of(path)}") from exc
+
+    def list_files(self, *folder: str) -> list[str]:
+        """Names of the plain files directly in ``folder`` (sorted; hidden temporaries left out)."""
+        path = self.file_path(*folder)
+        if not self.fs.isdir(path):
+            return []
+        names = [p.rstrip("/").split("/")[-1] for p in self.fs.ls(path, detail=False)]
+        return sorted(n for n in names if not n.startswith(".") and self.fs.isfile(f"{path}/{n}"))
+
+    def file_uri(self, *parts: str) -> str:
+        return self.uri_of(self.file_path(*parts))
+
     # -- blobs ---------------------------------------------------------------------------------
 
     def blob_path(self, sha256: str) -> str:
@@ -179,3 +211,14 @@ class Storage:
 
     def blob_uri(self, sha256: str) -> str:
         return self.uri_of(self.blob_path(sha256))
+
+    def blob_url(self, sha256: str, expires_s: int = 7 * 24 * 3600) -> str:
+        """A URL another program can fetch the blob from: presigned on S3, file:// locally.
+
+        Label Studio loads review images from these; a presigned URL needs no credentials in
+        the review tool, and expires (a week by default, S3's longest).
+        """
+        path = self.blob_path(sha256)
+        if self._local:
+            return "file://" + os.path.abspath(path)
+        return self.fs.sign(path, expiration=expires_s)

@@ -1,0 +1,361 @@
+"""Score a set of images and decide on each: cheap scores for all, costly ones for survivors.
+
+The order follows cost. Every image is decoded once for the CPU metrics and perceptual hashes
+(``cpu_scores``); the CPU rules and near-duplicate grouping then remove what needs no model to
+remove. Only the survivors are decoded again in colour for OCR and the model scorers, in
+batches. A file that will not decode becomes a row with ``status = "error"`` and its reason,
+never an exception: one broken image must not fail a category.
+
+Scores are reusable: pass the previous run's scores as ``prior`` and an image whose scores
+were computed by the same scorers is not decoded, OCR'd or embedded again; only its decision
+is recomputed, so changing a threshold costs a table join, not a rescoring. A costly score
+that an earlier run skipped (the image was rejected then) is computed when the image now
+survives.
+"""
+
+import io
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from scipy.sparse.csgraph import connected_components
+
+from craft_dag.curation.cpu_scores import CpuScores, cpu_scores
+from craft_dag.curation.decide import (
+    REVIEW,
+    cpu_reasons,
+    decide,
+    model_reasons,
+    text_reasons,
+)
+from craft_dag.curation.metrics import ImageMetrics
+from craft_dag.curation.near_duplicates import choose_keepers, group_near_duplicates
+from craft_dag.curation.policy import EffectiveThresholds
+from craft_dag.imaging.decode import ImageRejected, open_untrusted, rejecting
+
+COLOUR_MAX_SIDE = 1024
+"""Survivors are decoded in colour at most this large for OCR and the models."""
+
+
+@dataclass(frozen=True)
+class ScoreItem:
+    """One image to score: its key (image id or path), entity, bytes and the entity's texts."""
+
+    key: str
+    entity_id: str
+    load: Callable[[], bytes]
+    texts: tuple[str, ...] = ()  # names and queries, for the relevance scorer
+
+
+@dataclass(frozen=True)
+class RawScores:
+    """What the scorers measured; ``None`` where a scorer did not run on the image."""
+
+    status: str  # ok | error
+    error: str = ""  # "reason: detail" when status is error
+    metrics: ImageMetrics | None = None
+    dhash: int | None = None
+    phash: int | None = None
+    text_words: int | None = None
+    text_area: float | None = None
+    text: str | None = None
+    text_watermark: bool | None = None  # OCR found watermark-like text
+    relevance: float | None = None
+    watermark: float | None = None
+    nsfw: float | None = None
+
+
+@dataclass(frozen=True)
+class ScoredImage:
+    key: str
+    entity_id: str
+    scores: RawScores
+    decision: str  # keep | reject | review
+    reasons: tuple[str, ...]
+    quality: float
+    dup_group: int = -1  # index of the near-duplicate group, -1 if none
+    dup_of: str = ""  # key of the group member that is kept instead of this one
+    cross_entity: bool = False  # the duplicate it copies belongs to another entity
+
+
+@dataclass
+class Scorers:
+    """The costly scorers; any may be None (switched off, or not available on this host)."""
+
+    text: Any = None  # craft_dag.curation.text_detection.TextDetector
+    relevance: Any = None  # craft_dag.curation.relevance.RelevanceScorer
+    watermark: Any = None  # craft_dag.curation.classifiers.ImageClassifier
+    nsfw: Any = None  # craft_dag.curation.classifiers.ImageClassifier
+    batch_size: int = 16
+    version: str = field(default="", compare=False)  # identifies the scorers, for reuse
+
+    def describe(self) -> dict[str, str]:
+        return {
+            name: type(getattr(self, name)).__name__ if getattr(self, name) else "off"
+            for name in ("text", "relevance", "watermark", "nsfw")
+        }
+
+
+def quality_of(metrics: ImageMetrics | None) -> float:
+    """Which copy of a near-duplicate group to keep: more pixels first, then sharper."""
+    if metrics is None:
+        return math.nan
+    return math.log2(max(1, metrics.width * metrics.height)) + 0.5 * math.log2(1 + metrics.blur)
+
+
+def _cpu(item: ScoreItem) -> RawScores:
+    try:
+        data = item.load()
+        scores: CpuScores = cpu_scores(data)
+    except ImageRejected as exc:
+        return RawScores(status="error", error=f"{exc.reason}: {exc.detail}")
+    except OSError as exc:
+        return RawScores(status="error", error=f"unreadable: {exc}")
+    return RawScores(status="ok", metrics=scores.metrics, dhash=scores.dhash, phash=scores.phash)
+
+
+def colour_image(data: bytes, max_side: int = COLOUR_MAX_SIDE) -> Image.Image:
+    """The image as RGB (transparency on white), at most ``max_side`` px, for OCR and models."""
+    image, fmt = open_untrusted(data)
+    with rejecting(fmt):
+        if fmt == "JPEG":
+            image.draft("RGB", (max_side, max_side))
+        image.load()
+        if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+            rgba = image.convert("RGBA")
+            rgb = Image.new("RGB", rgba.size, "white")
+            rgb.paste(rgba, mask=rgba.getchannel("A"))
+        elif image.mode.startswith("I;16") or image.mode in ("I", "F"):
+            from craft_dag.curation.metrics import to_greyscale
+
+            rgb = to_greyscale(image).convert("RGB")
+        else:
+            rgb = image.convert("RGB")
+        rgb.thumbnail((max_side, max_side))
+    return rgb
+
+
+def _groups(scored: list[tuple[ScoreItem, RawScores]], radius: int) -> list[list[int]]:
+    """Near-duplicate groups: close in dHash, confirmed in pHash (both hashes must agree).
+
+    Requiring both keeps false merges rare: a wrong merge silently removes a distinct image,
+    and with it some of what the collection knows of an entity.
+    """
+    ok = [i for i, (_, raw) in enumerate(scored) if raw.status == "ok"]
+    rough = group_near_duplicates([scored[i][1].dhash for i in ok], radius)
+    confirmed: list[list[int]] = []
+    for group in rough:
+        members = np.array([ok[g] for g in group])
+        phashes = np.array([scored[m][1].phash for m in members], dtype=np.uint64)
+        # Components of the pHash-confirmed edges inside the (small) dHash group.
+        close = np.bitwise_count(phashes[:, None] ^ phashes[None, :]) <= radius
+        count, labels = connected_components(close, directed=False)
+        for label in range(count):
+            part = members[labels == label]
+            if len(part) > 1:
+                confirmed.append(sorted(part.tolist()))
+    confirmed.sort(key=lambda g: g[0])
+    return confirmed
+
+
+def score_images(
+    items: Sequence[ScoreItem],
+    thresholds: EffectiveThresholds,
+    scorers: Scorers | None = None,
+    *,
+    prior: Mapping[tuple[str, str], RawScores] | None = None,
+    log: Callable[[str], None] = lambda _: None,
+) -> list[ScoredImage]:
+    """Score ``items`` and decide on each; the result is in the order of ``items``."""
+    scorers = scorers or Scorers()
+    prior = prior or {}
+    t = thresholds.values
+    started = time.perf_counter()
+
+    raws: list[RawScores] = []
+    reused = 0
+    for n, item in enumerate(items, 1):
+        known = prior.get((item.key, item.entity_id))
+        if known is not None:
+            raws.append(known)
+            reused += 1
+        else:
+            raws.append(_cpu(item))
+        if n % 200 == 0:
+            log(f"CPU scores: {n}/{len(items)} images")
+    log(
+        f"CPU scores: {len(items)} images ({reused} reused from the previous run) "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+
+    reasons: list[list[str]] = [
+        cpu_reasons(raw.metrics, t) if raw.metrics is not None else [] for raw in raws
+    ]
+    quality = [quality_of(raw.metrics) for raw in raws]
+
+    # Near-duplicates: the best member of each group is kept; a CPU-rejected copy is never
+    # preferred over one that passed.
+    group_of: dict[int, int] = {}
+    dup_of: dict[int, int] = {}
+    cross: set[int] = set()
+    if t.duplicate_radius is not None:
+        pairs = list(zip(items, raws, strict=True))
+        groups = _groups(pairs, t.duplicate_radius)
+        ranked = [q - (1000.0 if reasons[i] else 0.0) for i, q in enumerate(quality)]
+        dup_of = choose_keepers(groups, ranked)
+        for g, group in enumerate(groups):
+            for i in group:
+                group_of[i] = g
+        for i, keeper in dup_of.items():
+            reasons[i].append("duplicate")
+            if items[i].entity_id != items[keeper].entity_id:
+                cross.add(i)
+        if groups:
+            log(f"near-duplicates: {len(groups)} groups, {len(dup_of)} copies not kept")
+
+    # Costly scores, survivors only.
+    survivors = [
+        i
+        for i, raw in enumerate(raws)
+        if raw.status == "ok" and (not reasons[i] or (i in cross and reasons[i] == ["duplicate"]))
+    ]
+    raws = _costly(items, raws, survivors, scorers, log)
+    for i in survivors:
+        raw = raws[i]
+        reasons[i] += text_reasons(raw.text_words, raw.text_area, raw.text_watermark, t)
+        reasons[i] += model_reasons(raw.relevance, raw.watermark, raw.nsfw, t)
+
+    out = []
+    for i, (item, raw) in enumerate(zip(items, raws, strict=True)):
+        if raw.status != "ok":
+            out.append(ScoredImage(item.key, item.entity_id, raw, "reject", (), math.nan))
+            continue
+        decision = decide(reasons[i], thresholds, needs_review=i in cross)
+        out.append(
+            ScoredImage(
+                item.key,
+                item.entity_id,
+                raw,
+                decision.decision,
+                decision.reasons,
+                quality[i],
+                dup_group=group_of.get(i, -1),
+                dup_of=items[dup_of[i]].key if i in dup_of else "",
+                cross_entity=i in cross and decision.decision == REVIEW,
+            )
+        )
+    log(f"scored {len(items)} images in {time.perf_counter() - started:.1f} s")
+    return out
+
+
+def _costly(
+    items: Sequence[ScoreItem],
+    raws: list[RawScores],
+    survivors: list[int],
+    scorers: Scorers,
+    log: Callable[[str], None],
+) -> list[RawScores]:
+    """Fill in the OCR and model scores the survivors lack, in batches."""
+    wanted = {
+        "text": scorers.text is not None,
+        "relevance": scorers.relevance is not None,
+        "watermark": scorers.watermark is not None,
+        "nsfw": scorers.nsfw is not None,
+    }
+
+    def missing(raw: RawScores) -> bool:
+        return (
+            (wanted["text"] and raw.text_words is None)
+            or (wanted["relevance"] and raw.relevance is None)
+            or (wanted["watermark"] and raw.watermark is None)
+            or (wanted["nsfw"] and raw.nsfw is None)
+        )
+
+    todo = [i for i in survivors if missing(raws[i])]
+    if not todo:
+        return raws
+    raws = list(raws)
+    started = time.perf_counter()
+    size = max(1, scorers.batch_size)
+    for start in range(0, len(todo), size):
+        batch = todo[start : start + size]
+        images: list[Image.Image] = []
+        ready: list[int] = []
+        for i in batch:
+            try:
+                images.append(colour_image(items[i].load()))
+                ready.append(i)
+            except (ImageRejected, OSError) as exc:
+                reason = exc.reason if isinstance(exc, ImageRejected) else "unreadable"
+                raws[i] = replace(raws[i], status="error", error=f"{reason}: {exc}")
+        if not ready:
+            continue
+        updates: list[dict[str, Any]] = [{} for _ in ready]
+        if wanted["text"]:
+            for u, (i, image) in zip(updates, zip(ready, images, strict=True), strict=True):
+                if raws[i].text_words is None:
+                    found = scorers.text.detect(image)
+                    u.update(
+                        text_words=found.words,
+                        text_area=found.text_area,
+                        text=found.text,
+                        text_watermark=bool(getattr(found, "watermark", False)),
+                    )
+        if wanted["relevance"]:
+            values = scorers.relevance.score(images, [items[i].texts for i in ready])
+            for u, value in zip(updates, values, strict=True):
+                u["relevance"] = float(value)
+        for name in ("watermark", "nsfw"):
+            if wanted[name]:
+                values = getattr(scorers, name).score(images)
+                for u, value in zip(updates, values, strict=True):
+                    u[name] = float(value)
+        for i, u in zip(ready, updates, strict=True):
+            raws[i] = replace(
+                raws[i], **{k: v for k, v in u.items() if getattr(raws[i], k) is None}
+            )
+        log(f"OCR and model scores: {min(start + size, len(todo))}/{len(todo)} survivors")
+    log(f"OCR and model scores: {len(todo)} images in {time.perf_counter() - started:.1f} s")
+    return raws
+
+
+def raw_scores_from_row(row: Mapping[str, Any]) -> RawScores:
+    """The inverse of the table row builder: a previous run's scores, for reuse."""
+    metrics = None
+    if row.get("status") == "ok" and row.get("width") is not None:
+        metrics = ImageMetrics(
+            width=row["width"],
+            height=row["height"],
+            aspect=row["aspect"],
+            blur=row["blur"],
+            mean_luminance=row["mean_luminance"],
+            dark_fraction=row["dark_fraction"],
+            bright_fraction=row["bright_fraction"],
+            entropy=row["entropy"],
+            contrast=row["contrast"],
+            frames=row["frames"],
+            mode=row["mode"],
+        )
+    return RawScores(
+        status=row["status"],
+        error=row.get("error") or "",
+        metrics=metrics,
+        dhash=int(row["dhash"], 16) if row.get("dhash") else None,
+        phash=int(row["phash"], 16) if row.get("phash") else None,
+        text_words=row.get("text_words"),
+        text_area=row.get("text_area"),
+        text=row.get("text"),
+        text_watermark=row.get("text_watermark"),
+        relevance=row.get("relevance"),
+        watermark=row.get("watermark_score"),
+        nsfw=row.get("nsfw"),
+    )
+
+
+def bytes_loader(data: bytes) -> Callable[[], bytes]:
+    """A ``ScoreItem.load`` for bytes already in memory."""
+    return io.BytesIO(data).getvalue
