@@ -8,7 +8,14 @@ from dagster import Definitions, in_process_executor
 
 from craft_dag.assets.catalog import catalog_assets, catalog_checks
 from craft_dag.assets.collection import collection_assets, collection_checks
-from craft_dag.jobs.jobs import category_job, observe_pack_job
+from craft_dag.assets.curation import curation_assets, curation_checks
+from craft_dag.jobs.jobs import (
+    category_job,
+    filter_job,
+    observe_pack_job,
+    observe_review_job,
+    score_job,
+)
 from craft_dag.resources import (
     CulturePackResource,
     DownloaderResource,
@@ -18,6 +25,7 @@ from craft_dag.resources import (
     UrlManifestSourceResource,
     WikimediaCommonsSourceResource,
 )
+from craft_dag.resources.curation import CurationScorersResource
 from craft_dag.settings import Settings
 
 settings = Settings.from_env()
@@ -34,14 +42,15 @@ def image_source(s: Settings) -> ImageSourceResource:
 
 
 defs = Definitions(
-    assets=[*catalog_assets, *collection_assets],
-    asset_checks=[*catalog_checks, *collection_checks],
-    jobs=[category_job, observe_pack_job],
+    assets=[*catalog_assets, *collection_assets, *curation_assets],
+    asset_checks=[*catalog_checks, *collection_checks, *curation_checks],
+    jobs=[category_job, score_job, filter_job, observe_pack_job, observe_review_job],
     resources={
         "pack": CulturePackResource(path=str(settings.pack_path)),
         "storage": StorageResource(base_uri=settings.storage_uri),
         "image_source": image_source(settings),
         "downloader": DownloaderResource(contact=settings.contact),
+        "scorers": CurationScorersResource(profile=settings.profile),
     },
     # On a laptop or a 2-core CI host the multiprocess executor thrashes (a process per step);
     # the cluster deployment swaps this for its own executor.

@@ -19,9 +19,11 @@ warnings.filterwarnings("ignore", category=BetaWarning)
 warnings.filterwarnings("ignore", category=PreviewWarning)
 
 from craft_dag.catalog.pack import load_pack  # noqa: E402
-from craft_dag.collection.samples import build_sample_set  # noqa: E402
+from craft_dag.collection.samples import build_sample_set, read_manifest  # noqa: E402
+from craft_dag.curation.sample_review import sample_truth, write_sample_review  # noqa: E402
 from craft_dag.definitions import defs, settings  # noqa: E402
 from craft_dag.jobs.partitions import category_partitions  # noqa: E402
+from craft_dag.storage import Storage  # noqa: E402
 
 # Step-by-step DEBUG events go to the instance (and the UI); the terminal gets INFO and up.
 QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
@@ -41,16 +43,72 @@ def main() -> int:
         )
         print(f"craft demo: sample images: {len(samples)} files in {settings.images_root}")
 
-    observed = defs.resolve_job_def("observe_pack_job").execute_in_process(
-        instance=instance, run_config=QUIET
-    )
-    if not observed.success:
-        print("craft demo: observing the culture pack failed", file=sys.stderr)
+    if not _observe("observe_pack_job", instance):
         return 1
 
-    job = defs.resolve_job_def("category_job")
-    failed, warned = [], 0
     keys = category_partitions.get_partition_keys()
+    print("craft demo: collect and score every category, and write the review tasks")
+    failed = _run_per_category("score_job", keys, instance)
+
+    store = Storage(settings.storage_uri)
+    if settings.builds_sample_images:
+        manifest = read_manifest(Path(settings.images_root))
+        reviewed = 0
+        for key in keys:
+            if (key, "score_job") in failed:
+                continue
+            truth = sample_truth(store.read_table("raw_images", key).to_pylist(), manifest)
+            reviewed += write_sample_review(store, key, truth)
+        print(
+            f"craft demo: review: {reviewed} tasks answered by two simulated reviewers "
+            "(the sample set's planted problems stand in for their judgement)"
+        )
+    if not _observe("observe_review_job", instance):
+        return 1
+    print("craft demo: apply the review decisions")
+    done = [k for k in keys if (k, "score_job") not in failed]
+    failed |= _run_per_category("filter_job", done, instance)
+
+    kept = sum(store.read_table("filtered_images", k).num_rows for k in done if (k, "filter_job") not in failed)
+    elapsed = time.perf_counter() - started
+    home = os.environ.get("DAGSTER_HOME", "(a temporary instance)")
+    ok = len({k for k in keys} - {k for k, _ in failed})
+    print()
+    print(f"craft demo: {ok}/{len(keys)} categories materialised in {elapsed:.1f} s")
+    print(f"craft demo: {kept} images passed automatic and human filtering")
+    print(
+        "craft demo: warning checks are expected on the sample set, which has images for only "
+        "a few entities per category"
+    )
+    print(f"  tables:        {settings.storage_uri}/<asset>/<category>/part-00000.parquet")
+    print(f"  images:        {settings.storage_uri}/blobs/sha256/")
+    print(f"  review tasks:  {settings.storage_uri}/review_tasks/ (Label Studio import JSON)")
+    print(f"  Dagster runs:  DAGSTER_HOME={home}")
+    print("  look at them:  make ui   (dagster dev on http://127.0.0.1:3000)")
+    if failed:
+        for (key, job), errors in sorted(failed.items()):
+            print(
+                f"craft demo: {key} failed in {job}; failing checks: "
+                f"{', '.join(errors) or 'none (a step failed)'}",
+                file=sys.stderr,
+            )
+        return 1
+    return 0
+
+
+def _observe(job_name: str, instance: DagsterInstance) -> bool:
+    result = defs.resolve_job_def(job_name).execute_in_process(instance=instance, run_config=QUIET)
+    if not result.success:
+        print(f"craft demo: {job_name} failed", file=sys.stderr)
+    return result.success
+
+
+def _run_per_category(
+    job_name: str, keys: list[str], instance: DagsterInstance
+) -> dict[tuple[str, str], list[str]]:
+    """One in-process run per category; returns {(category, job): failing checks} of failures."""
+    job = defs.resolve_job_def(job_name)
+    failed: dict[tuple[str, str], list[str]] = {}
     for index, key in enumerate(keys, 1):
         result = job.execute_in_process(
             instance=instance, partition_key=key, raise_on_error=False, run_config=QUIET
@@ -63,44 +121,19 @@ def main() -> int:
         errors = [
             c.check_name for c in checks if not c.passed and c.severity == AssetCheckSeverity.ERROR
         ]
-        warnings_ = [
+        warned = [
             c.check_name for c in checks if not c.passed and c.severity == AssetCheckSeverity.WARN
         ]
-        warned += len(warnings_)
         status = "ok" if result.success and not errors else "FAILED"
-        note = f"  warnings: {', '.join(warnings_)}" if warnings_ else ""
+        note = f"  warnings: {', '.join(warned)}" if warned else ""
         print(
             f"craft demo: [{index:>2}/{len(keys)}] {key:<26} {status}  "
-            f"checks {len(checks) - len(errors) - len(warnings_)}/{len(checks)} passed  "
+            f"checks {len(checks) - len(errors) - len(warned)}/{len(checks)} passed  "
             f"run {result.run_id[:8]}{note}"
         )
         if status != "ok":
-            failed.append((key, errors))
-
-    elapsed = time.perf_counter() - started
-    home = os.environ.get("DAGSTER_HOME", "(a temporary instance)")
-    print()
-    print(
-        f"craft demo: {len(keys) - len(failed)}/{len(keys)} categories materialised "
-        f"in {elapsed:.1f} s"
-    )
-    if warned:
-        print(
-            f"craft demo: {warned} warning check(s): expected on the sample set, which has "
-            "images for only a few entities per category"
-        )
-    print(f"  tables:        {settings.storage_uri}/<asset>/<category>/part-00000.parquet")
-    print(f"  images:        {settings.storage_uri}/blobs/sha256/")
-    print(f"  Dagster runs:  DAGSTER_HOME={home}")
-    print("  look at them:  make ui   (dagster dev on http://127.0.0.1:3000)")
-    if failed:
-        for key, errors in failed:
-            print(
-                f"craft demo: {key} failed; failing checks: {', '.join(errors) or 'none (a step failed)'}",
-                file=sys.stderr,
-            )
-        return 1
-    return 0
+            failed[(key, job_name)] = errors
+    return failed
 
 
 if __name__ == "__main__":

@@ -2,16 +2,36 @@
 
 from dagster import AssetSelection, define_asset_job
 
-# Everything partitioned by category, with its checks: the job a backfill or the demo runs.
+# Everything partitioned by category, with its checks: the job a backfill runs.
 category_job = define_asset_job(
     "category_job",
     selection=AssetSelection.all(),
     description="Materialise every category-partitioned asset (and run its checks) for a category.",
 )
 
+# Up to the review hand-off: collect, score, and write the review tasks.
+score_job = define_asset_job(
+    "score_job",
+    selection=AssetSelection.all() - AssetSelection.assets("filtered_images"),
+    description="Collect and score a category, and write its review tasks for people.",
+)
+
+# After the people: apply their decisions.
+filter_job = define_asset_job(
+    "filter_job",
+    selection=AssetSelection.assets("filtered_images"),
+    description="Apply the review decisions of a category: materialise filtered_images.",
+)
+
 # Observing the pack records one data version per category; it takes no partition key.
 observe_pack_job = define_asset_job(
     "observe_pack_job",
-    selection=AssetSelection.assets("pack_files"),
-    description="Observe the culture pack's files and record a data version per category.",
+    selection=AssetSelection.assets("pack_files", "curation_policy"),
+    description="Observe the culture pack's files and curation thresholds, per category.",
+)
+
+observe_review_job = define_asset_job(
+    "observe_review_job",
+    selection=AssetSelection.assets("review_decisions"),
+    description="Observe the review exports in storage and record a data version per category.",
 )

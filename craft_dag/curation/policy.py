@@ -12,6 +12,7 @@ each one came from, and the materialization metadata shows that table.
     thresholds:               # the pack's defaults, over the built-in ones below
       min_short_side: 256
     review_reasons: [text, not_relevant]   # reasons that send an image to a person, not out
+    min_images_per_entity: 3  # fewer left after filtering is a coverage gap (a warning)
     categories:
       cartoons:               # per-category overrides, over the pack's defaults
         min_blur: 8
@@ -85,7 +86,7 @@ class Thresholds(BaseModel):
         0.06, ge=0.0, le=1.0, description="underexposed: mean grey level (0-1) at least this."
     )
     max_dark_fraction: float | None = Field(
-        0.5, ge=0.0, le=1.0, description="underexposed: share of near-black pixels at most this."
+        0.6, ge=0.0, le=1.0, description="underexposed: share of near-black pixels at most this."
     )
     max_mean_luminance: float | None = Field(
         0.8, ge=0.0, le=1.0, description="overexposed: mean grey level (0-1) at most this."
@@ -94,7 +95,7 @@ class Thresholds(BaseModel):
         0.35, ge=0.0, le=1.0, description="overexposed: share of near-white pixels at most this."
     )
     min_entropy: float | None = Field(
-        3.0, ge=0.0, le=8.0, description="low_information: grey-level entropy (bits) at least this."
+        2.5, ge=0.0, le=8.0, description="low_information: grey-level entropy (bits) at least this."
     )
     min_contrast: float | None = Field(
         0.01, ge=0.0, le=1.0, description="low_information: grey-level deviation at least this."
@@ -141,6 +142,11 @@ class CurationPolicy(BaseModel):
 
     thresholds: Thresholds = Field(default_factory=Thresholds)
     review_reasons: tuple[Reason, ...] = ("text", "not_relevant")
+    min_images_per_entity: int = Field(
+        3,
+        ge=0,
+        description="filtered_images warns about entities left with fewer images than this.",
+    )
     categories: dict[str, Thresholds] = Field(default_factory=dict)
 
 

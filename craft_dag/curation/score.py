@@ -101,10 +101,16 @@ class Scorers:
 
 
 def quality_of(metrics: ImageMetrics | None) -> float:
-    """Which copy of a near-duplicate group to keep: more pixels first, then sharper."""
+    """Which copy of a near-duplicate group to keep: mostly more pixels, then sharper.
+
+    Copies on the web are mostly resized and recompressed versions of one original, and the
+    largest is usually closest to it. Downscaling raises the (normalised) blur score, so
+    sharpness weighs little: a tenfold sharper copy beats one about 25% larger in area,
+    while a 5% smaller, resampled copy never beats its original.
+    """
     if metrics is None:
         return math.nan
-    return math.log2(max(1, metrics.width * metrics.height)) + 0.5 * math.log2(1 + metrics.blur)
+    return math.log2(max(1, metrics.width * metrics.height)) + 0.1 * math.log2(1 + metrics.blur)
 
 
 def _cpu(item: ScoreItem) -> RawScores:
@@ -278,6 +284,8 @@ def _costly(
     todo = [i for i in survivors if missing(raws[i])]
     if not todo:
         return raws
+    from craft_dag.curation.text_detection import watermark_suspected
+
     raws = list(raws)
     started = time.perf_counter()
     size = max(1, scorers.batch_size)
@@ -303,7 +311,7 @@ def _costly(
                         text_words=found.words,
                         text_area=found.text_area,
                         text=found.text,
-                        text_watermark=bool(getattr(found, "watermark", False)),
+                        text_watermark=watermark_suspected(found),
                     )
         if wanted["relevance"]:
             values = scorers.relevance.score(images, [items[i].texts for i in ready])

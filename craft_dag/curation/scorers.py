@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from craft_dag.curation.score import Scorers
 
-DEFAULT_RELEVANCE_MODEL = "google/siglip-base-patch16-256-multilingual"
 
 
 @dataclass(frozen=True)
@@ -19,8 +18,8 @@ class ScorerSettings:
     profile: str = "tiny"  # tiny | full
     ocr: str = "auto"  # auto | on | off
     relevance_model: str = ""  # "" = the profile's default; "off" = no relevance score
-    watermark_model: str = ""  # "" = none (OCR only)
-    nsfw_model: str = ""  # "" = none
+    watermark_model: str = ""  # "" = the profile's default (full: a classifier; tiny: OCR only)
+    nsfw_model: str = ""  # "" = none (an optional check); a model id or path turns it on
     device: str = "cpu"
     batch_size: int = 16
 
@@ -62,6 +61,7 @@ def build_scorers(
     relevance = settings.relevance_model
     if relevance != "off":
         from craft_dag.curation.relevance import (
+            DEFAULT_RELEVANCE_MODEL,
             TransformersRelevanceScorer,
             tiny_relevance_scorer,
         )
@@ -74,16 +74,22 @@ def build_scorers(
                 device=settings.device,
                 batch_size=settings.batch_size,
             )
-    if settings.watermark_model or settings.nsfw_model:
+    watermark = settings.watermark_model
+    if not watermark and settings.profile == "full":
+        from craft_dag.curation.classifiers import DEFAULT_WATERMARK_MODEL
+
+        watermark = DEFAULT_WATERMARK_MODEL
+    nsfw = settings.nsfw_model
+    if watermark not in ("", "off") or nsfw not in ("", "off"):
         from craft_dag.curation.classifiers import TransformersImageClassifier
 
-        if settings.watermark_model:
+        if watermark not in ("", "off"):
             scorers.watermark = TransformersImageClassifier(
-                settings.watermark_model, positive_labels=("watermark",), device=settings.device
+                watermark, positive_labels=("watermark",), device=settings.device
             )
-        if settings.nsfw_model:
+        if nsfw not in ("", "off"):
             scorers.nsfw = TransformersImageClassifier(
-                settings.nsfw_model, positive_labels=("nsfw",), device=settings.device
+                nsfw, positive_labels=("nsfw",), device=settings.device
             )
     scorers.version = scorers_version(settings, scorers)
     return scorers

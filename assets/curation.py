@@ -1,0 +1,329 @@
+"""The curation stage: scores and decisions, the human review loop, and ``filtered_images``."""
+
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    Config,
+    DataVersion,
+    DataVersionsByPartition,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    asset_check,
+    observable_source_asset,
+)
+from pydantic import Field
+
+from craft_dag import markdown
+from craft_dag.assets.collection import raw_images
+from craft_dag.assets.metadata import column_schema
+from craft_dag.collection.collect import IMAGES
+from craft_dag.curation.category import score_category
+from craft_dag.curation.filtering import FILTERED, coverage_gaps, filter_images
+from craft_dag.curation.policy import effective
+from craft_dag.curation.report import (
+    funnel_markdown,
+    reason_sheets,
+    thresholds_markdown,
+)
+from craft_dag.curation.review_io import (
+    CONFIG_FILE,
+    TASKS,
+    exports_fingerprint,
+    human_decisions,
+    load_review,
+    write_review_tasks,
+)
+from craft_dag.curation.tables import SCORES, decision_counts
+from craft_dag.jobs.partitions import category_partitions
+from craft_dag.resources import CulturePackResource, StorageResource
+from craft_dag.resources.curation import CurationScorersResource
+
+GROUP = "curation"
+
+
+@observable_source_asset(
+    partitions_def=category_partitions,
+    group_name=GROUP,
+    description=(
+        "The curation thresholds in force for each category (the pack's curation.yaml over the "
+        "built-in defaults). Observing it records a data version per category, so editing one "
+        "category's override marks only that category's scores stale."
+    ),
+)
+def curation_policy(pack: CulturePackResource) -> DataVersionsByPartition:
+    loaded = pack.load()
+    return DataVersionsByPartition(
+        {cid: DataVersion(loaded.curation_fingerprint(cid)) for cid in loaded.category_ids}
+    )
+
+
+class ImageScoresConfig(Config):
+    thresholds: dict[str, float] = Field(
+        default_factory=dict,
+        description="Threshold overrides for this run, e.g. {'min_blur': 40}; see curation.yaml.",
+    )
+    disable: list[str] = Field(
+        default_factory=list, description="Thresholds (rules) to switch off for this run."
+    )
+
+
+@asset(
+    partitions_def=category_partitions,
+    deps=[raw_images, curation_policy],
+    group_name=GROUP,
+    code_version="1",
+    kinds={"parquet"},
+    description=(
+        "Per (image, entity): CPU quality metrics, perceptual hashes, near-duplicate group, OCR "
+        "text, relevance and classifier scores (costly scores on survivors only), and the "
+        "automatic decision keep / review / reject with its reasons."
+    ),
+)
+def image_scores(
+    context: AssetExecutionContext,
+    config: ImageScoresConfig,
+    pack: CulturePackResource,
+    storage: StorageResource,
+    scorers: CurationScorersResource,
+) -> MaterializeResult:
+    category = context.partition_key
+    loaded = pack.load()
+    overrides = {**config.thresholds, **dict.fromkeys(config.disable)}
+    thresholds = effective(loaded.curation, category, overrides)
+    built = scorers.scorers(loaded.meta.source_language, warn=context.log.warning)
+    store = storage.client()
+    result = score_category(store, category, thresholds, built, log=context.log.info)
+    rows = result.table.to_pylist()
+    counts = decision_counts(result.table)
+    metadata = {
+        "dagster/row_count": result.table.num_rows,
+        "dagster/column_schema": column_schema(result.table.schema),
+        **counts,
+        "reused_scores": result.reused,
+        "scorers": MetadataValue.json(built.describe()),
+        "thresholds": MetadataValue.md(thresholds_markdown(thresholds)),
+        "funnel": MetadataValue.md(funnel_markdown(rows)),
+    }
+    for reason, sheet in reason_sheets(rows, store.get_blob).items():
+        metadata[f"flagged_{reason}"] = MetadataValue.md(sheet)
+    return MaterializeResult(metadata=metadata)
+
+
+@asset_check(
+    asset=image_scores,
+    partitions_def=category_partitions,
+    blocking=True,
+    description="Every collected (image, entity) row has exactly one score row with a decision.",
+)
+def image_scores_complete(
+    context: AssetCheckExecutionContext, storage: StorageResource
+) -> AssetCheckResult:
+    store = storage.client()
+    wanted = store.read_table(IMAGES, context.partition_key).select(["image_id", "entity_id"])
+    scores = store.read_table(SCORES, context.partition_key)
+    have = scores.select(["image_id", "entity_id"]).to_pylist()
+    keys = [(r["image_id"], r["entity_id"]) for r in have]
+    missing = {(r["image_id"], r["entity_id"]) for r in wanted.to_pylist()} - set(keys)
+    unexplained = sum(
+        1
+        for r in scores.select(["status", "decision", "reasons"]).to_pylist()
+        if r["status"] == "ok" and r["decision"] == "reject" and not r["reasons"]
+    )
+    return AssetCheckResult(
+        passed=not missing and len(keys) == len(set(keys)) and unexplained == 0,
+        metadata={
+            "missing": len(missing),
+            "repeated": len(keys) - len(set(keys)),
+            "rejected_without_reason": unexplained,
+        },
+    )
+
+
+class ReviewTasksConfig(Config):
+    include_rejected: bool = Field(
+        default=False, description="Also send the images the rules rejected (to audit them)."
+    )
+
+
+@asset(
+    partitions_def=category_partitions,
+    deps=[image_scores],
+    group_name=GROUP,
+    code_version="1",
+    kinds={"json"},
+    description=(
+        "Label Studio review tasks for the category: task-import JSON with image URLs from "
+        "storage and the automatic decision as a pre-annotation, plus the labelling config "
+        "whose instructions carry the paper's filtering rules."
+    ),
+)
+def review_tasks(
+    context: AssetExecutionContext, config: ReviewTasksConfig, storage: StorageResource
+) -> MaterializeResult:
+    category = context.partition_key
+    store = storage.client()
+    tasks, uri = write_review_tasks(
+        store,
+        category,
+        store.read_table(SCORES, category).to_pylist(),
+        store.read_table("entities", category).to_pylist(),
+        include_rejected=config.include_rejected,
+    )
+    context.log.info(f"{category}: {len(tasks)} review tasks -> {uri}")
+    return MaterializeResult(
+        metadata={
+            "tasks": len(tasks),
+            "tasks_uri": MetadataValue.path(uri),
+            "label_config_uri": MetadataValue.path(store.file_uri(TASKS, CONFIG_FILE)),
+            "how_to": MetadataValue.md(
+                "Create a Label Studio project with the labelling config, import the tasks "
+                "file, review, then export as JSON into "
+                f"`review_exports/{category}/` in storage (or a CSV of image_id, entity_id, "
+                "category, verdict, reasons, caption, annotator, annotated_at)."
+            ),
+        }
+    )
+
+
+@observable_source_asset(
+    partitions_def=category_partitions,
+    group_name=GROUP,
+    description=(
+        "People's keep / reject decisions (and optional captions) per category: Label Studio "
+        "JSON exports or plain CSV files under review_exports/<category>/ in storage. A new "
+        "export marks exactly its category's downstream as changed."
+    ),
+)
+def review_decisions(
+    pack: CulturePackResource, storage: StorageResource
+) -> DataVersionsByPartition:
+    store = storage.client()
+    return DataVersionsByPartition(
+        {cid: DataVersion(exports_fingerprint(store, cid)) for cid in pack.load().category_ids}
+    )
+
+
+class FilteredImagesConfig(Config):
+    review: bool = Field(
+        default=True,
+        description="Require a person's keep (the paper's way); off: the automatic keep alone.",
+    )
+
+
+@asset(
+    partitions_def=category_partitions,
+    deps=[image_scores, review_decisions],
+    group_name=GROUP,
+    code_version="1",
+    kinds={"parquet"},
+    description=(
+        "The images that passed automatic and human filtering, with provenance, who decided, "
+        "and the reviewer's caption if any."
+    ),
+)
+def filtered_images(
+    context: AssetExecutionContext,
+    config: FilteredImagesConfig,
+    pack: CulturePackResource,
+    storage: StorageResource,
+) -> MaterializeResult:
+    category = context.partition_key
+    store = storage.client()
+    review = load_review(store, category)
+    for problem in review.problems[:20]:
+        context.log.warning(f"review export: {problem.where}:{problem.line}: {problem.message}")
+    entity_ids = store.read_table("entities", category)["entity_id"].to_pylist()
+    result = filter_images(
+        store.read_table(SCORES, category).to_pylist(),
+        store.read_table(IMAGES, category).to_pylist(),
+        human_decisions(review),
+        review=config.review,
+        entities=entity_ids,
+    )
+    store.write_table(FILTERED, category, result.table)
+    minimum = pack.load().curation.min_images_per_entity
+    gaps = coverage_gaps(result.per_entity, minimum)
+    resolution = review.resolution
+    context.log.info(
+        f"{category}: {result.table.num_rows} images kept; {len(gaps)} entities under {minimum}"
+    )
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": result.table.num_rows,
+            "dagster/column_schema": column_schema(result.table.schema),
+            "review": "required" if config.review else "off (automatic keep only)",
+            "export_files": MetadataValue.json(review.files),
+            "human_decisions": len(resolution.decisions),
+            "conflicts_resolved": resolution.n_conflicts,
+            "bad_export_rows": len(review.problems),
+            "outcomes": MetadataValue.md(
+                markdown.table(
+                    ["outcome", "rows"], sorted(result.outcomes.items()), right=["rows"]
+                )
+            ),
+            "entities_under_minimum": MetadataValue.json(sorted(gaps)),
+        }
+    )
+
+
+@asset_check(
+    asset=filtered_images,
+    partitions_def=category_partitions,
+    blocking=True,
+    description="Nothing the rules rejected is in, unless a person kept it; every blob exists.",
+)
+def filtered_images_only_accepted(
+    context: AssetCheckExecutionContext, storage: StorageResource
+) -> AssetCheckResult:
+    store = storage.client()
+    rows = store.read_table(FILTERED, context.partition_key).to_pylist()
+    unreviewed_rejects = [
+        r["image_id"] for r in rows if r["auto_decision"] == "reject" and r["decided_by"] != "human"
+    ]
+    missing = [r["image_id"] for r in rows if not store.has_blob(r["image_id"])]
+    return AssetCheckResult(
+        passed=not unreviewed_rejects and not missing,
+        metadata={
+            "rejected_without_review": MetadataValue.json(unreviewed_rejects),
+            "missing_blobs": MetadataValue.json(missing),
+        },
+    )
+
+
+@asset_check(
+    asset=filtered_images,
+    partitions_def=category_partitions,
+    description=(
+        "Coverage gaps: entities left with fewer images than the pack's min_images_per_entity "
+        "(a warning: rare entities are the paper's main limitation)."
+    ),
+)
+def filtered_images_coverage(
+    context: AssetCheckExecutionContext, pack: CulturePackResource, storage: StorageResource
+) -> AssetCheckResult:
+    store = storage.client()
+    category = context.partition_key
+    minimum = pack.load().curation.min_images_per_entity
+    kept = store.read_table(FILTERED, category)["entity_id"].to_pylist()
+    per_entity = dict.fromkeys(store.read_table("entities", category)["entity_id"].to_pylist(), 0)
+    for entity in kept:
+        per_entity[entity] = per_entity.get(entity, 0) + 1
+    gaps = coverage_gaps(per_entity, minimum)
+    return AssetCheckResult(
+        passed=not gaps,
+        severity=AssetCheckSeverity.WARN,
+        description=(
+            f"{len(gaps)} of {len(per_entity)} entities have fewer than {minimum} images: "
+            + ", ".join(f"{e} ({n})" for e, n in list(gaps.items())[:30])
+            if gaps
+            else f"every entity has at least {minimum} images"
+        ),
+        metadata={"minimum": minimum, "gaps": MetadataValue.json(gaps)},
+    )
+
+
+curation_assets = [curation_policy, image_scores, review_tasks, review_decisions, filtered_images]
+curation_checks = [image_scores_complete, filtered_images_only_accepted, filtered_images_coverage]
