@@ -260,9 +260,7 @@ def filtered_images(
             "conflicts_resolved": resolution.n_conflicts,
             "bad_export_rows": len(review.problems),
             "outcomes": MetadataValue.md(
-                markdown.table(
-                    ["outcome", "rows"], sorted(result.outcomes.items()), right=["rows"]
-                )
+                markdown.table(["outcome", "rows"], sorted(result.outcomes.items()), right=["rows"])
             ),
             "entities_under_minimum": MetadataValue.json(sorted(gaps)),
         }

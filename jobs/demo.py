@@ -69,7 +69,11 @@ def main() -> int:
     done = [k for k in keys if (k, "score_job") not in failed]
     failed |= _run_per_category("filter_job", done, instance)
 
-    kept = sum(store.read_table("filtered_images", k).num_rows for k in done if (k, "filter_job") not in failed)
+    kept = sum(
+        store.read_table("filtered_images", k).num_rows
+        for k in done
+        if (k, "filter_job") not in failed
+    )
     elapsed = time.perf_counter() - started
     home = os.environ.get("DAGSTER_HOME", "(a temporary instance)")
     ok = len({k for k in keys} - {k for k, _ in failed})

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from craft_dag.curation.score import Scorers
 
 
-
 @dataclass(frozen=True)
 class ScorerSettings:
     profile: str = "tiny"  # tiny | full

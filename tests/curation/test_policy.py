@@ -47,7 +47,7 @@ def test_switching_a_rule_off_for_a_run(mini_pack: Path) -> None:
 
 
 def test_unknown_threshold_names_are_errors() -> None:
-    with pytest.raises(ValueError, match="unknown curation threshold.*min_bluur"):
+    with pytest.raises(ValueError, match=r"unknown curation threshold.*min_bluur"):
         effective(CurationPolicy(), "crafts", {"min_bluur": 3})
 
 

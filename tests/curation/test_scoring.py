@@ -6,7 +6,7 @@ import pytest
 
 from craft_dag.collection.samples import SampleImage
 from craft_dag.curation.policy import CurationPolicy, effective
-from craft_dag.curation.score import RawScores, Scorers, ScoreItem, score_images
+from craft_dag.curation.score import RawScores, ScoreItem, Scorers, score_images
 from tests.curation.conftest import Scored, items_of
 
 EXPECTED = {
@@ -91,7 +91,7 @@ class CountingDetector:
     def __init__(self) -> None:
         self.seen = 0
 
-    def detect(self, image):  # noqa: ANN001, ANN201
+    def detect(self, image):
         from craft_dag.curation.text_detection import NO_TEXT
 
         self.seen += 1
