@@ -46,11 +46,33 @@ def test_demo_materialises_every_category_and_records_runs(tmp_path: Path) -> No
     assert all(store.has_blob(i) for i in images["image_id"].to_pylist())
     assert (tmp_path / "craft" / "samples" / "manifest.csv").exists()
 
+    # Curation: every category scored, its review tasks written, the simulated reviewers'
+    # export applied, and some images through.
+    assert store.partitions("image_scores") == ["crafts", "cuisine", "landmarks"]
+    assert store.partitions("filtered_images") == ["crafts", "cuisine", "landmarks"]
+    assert store.list_files("review_tasks", "cuisine") == ["tasks.json"]
+    assert store.list_files("review_exports", "cuisine") == ["sample_review.json"]
+    filtered = sum(
+        store.read_table("filtered_images", k).num_rows for k in store.partitions("filtered_images")
+    )
+    assert (
+        0
+        < filtered
+        < sum(store.read_table("raw_images", k).num_rows for k in store.partitions("raw_images"))
+    )
+    assert f"{filtered} images passed automatic and human filtering" in done.stdout
+    assert {
+        r["decided_by"]
+        for k in ("crafts", "cuisine", "landmarks")
+        for r in store.read_table("filtered_images", k).to_pylist()
+    } == {"human"}
+
     with DagsterInstance.from_config(str(home)) as instance:
-        runs = instance.get_runs(RunsFilter(job_name="category_job"))
-        assert sorted(r.tags["dagster/partition"] for r in runs) == [
-            "crafts",
-            "cuisine",
-            "landmarks",
-        ]
-        assert {r.status for r in runs} == {DagsterRunStatus.SUCCESS}
+        for job in ("score_job", "filter_job"):
+            runs = instance.get_runs(RunsFilter(job_name=job))
+            assert sorted(r.tags["dagster/partition"] for r in runs) == [
+                "crafts",
+                "cuisine",
+                "landmarks",
+            ], job
+            assert {r.status for r in runs} == {DagsterRunStatus.SUCCESS}

@@ -12,6 +12,7 @@ from dagster._core.definitions.data_version import StaleCauseCategory, StaleStat
 from dagster._utils.test.data_versions import get_stale_status_resolver
 
 from craft_dag.assets.catalog import entities, pack_files
+from craft_dag.assets.curation import curation_policy
 from craft_dag.jobs.jobs import observe_pack_job
 from craft_dag.jobs.partitions import category_partitions
 from tests.orchestration.helpers import resources
@@ -34,7 +35,7 @@ def test_editing_one_category_makes_only_that_partition_stale(
     keys = category_partitions.get_partition_keys()
     # The same observation job the demo and the schedules run, with this test's resources.
     observe_job = Definitions(
-        assets=[pack_files, entities], jobs=[observe_pack_job], resources=res
+        assets=[pack_files, curation_policy, entities], jobs=[observe_pack_job], resources=res
     ).resolve_job_def("observe_pack_job")
 
     def observe() -> bool:
