@@ -13,6 +13,7 @@ TORCH_VERSION := 2.13.0
 # multi-GB CUDA build. Its dependencies then come from PyPI with everything else.
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 PYTEST_ARGS ?=
+TESSERACT_PACKAGES := tesseract-ocr tesseract-ocr-rus tesseract-ocr-eng
 
 export CRAFT_HOME ?= $(CURDIR)/.craft
 export DAGSTER_HOME ?= $(CRAFT_HOME)/dagster_home
@@ -20,10 +21,26 @@ export CRAFT_PROFILE ?= tiny
 
 .PHONY: demo test lint ui validate-pack bench clean setup
 
+# The Label Studio server the review round-trip tests start. It lives in its own virtualenv:
+# its Django stack pins packages that must not touch the project's environment.
+LS_VENV := .venv-labelstudio
+LS_STAMP := $(LS_VENV)/.installed
+
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "craft_dag needs Python >= 3.11 (set PYTHON=python3.11)"'
+	@# Text/watermark detection needs Tesseract's language data (tesserocr bundles the engine).
+	@# Installed with apt when root (CI); `apt-get update` only if the install fails, to save time.
+	@if command -v tesseract >/dev/null 2>&1 && tesseract --list-langs 2>/dev/null | grep -qx rus \
+		&& tesseract --list-langs 2>/dev/null | grep -qx eng; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "setup: installing $(TESSERACT_PACKAGES) with apt-get"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(TESSERACT_PACKAGES) >/dev/null \
+		|| { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(TESSERACT_PACKAGES) >/dev/null; }; \
+	else \
+		echo "setup: Tesseract with Russian and English data is missing: install $(TESSERACT_PACKAGES) (e.g. sudo apt-get install $(TESSERACT_PACKAGES))"; \
+	fi
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
 		echo "setup: GPU found: torch $(TORCH_VERSION) (CUDA build)"; \
@@ -50,7 +67,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
+test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml $(LS_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/dagster definitions validate -m craft_dag.definitions
@@ -62,8 +79,15 @@ ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 validate-pack: $(STAMP)
 	$(BIN)/craft pack validate -v $${CRAFT_PACK:-craft_dag/packs/ru}
 
-# Benchmarks: figures go to docs/benchmarks.md. img2dataset, the fetch benchmark's reference,
-# lives in its own virtualenv so its pins never touch the project's environment.
+$(LS_STAMP): review/requirements.txt
+	@echo "setup: installing the Label Studio server into $(LS_VENV) (about 1 GB, once)"
+	@test -x $(LS_VENV)/bin/python || $(PYTHON) -m venv $(LS_VENV)
+	@$(LS_VENV)/bin/pip install -q -r review/requirements.txt
+	@touch $@
+
+# Benchmarks: figures go to docs/benchmarks.md. Their reference tools (img2dataset for fetching,
+# cleanvision and imagededup for the curation scores) live in their own virtualenv so their pins
+# never touch the project's environment.
 .venv-bench/.installed: bench/requirements.txt
 	@test -x .venv-bench/bin/python || $(PYTHON) -m venv .venv-bench
 	@.venv-bench/bin/pip install -q -r bench/requirements.txt
@@ -71,6 +95,7 @@ validate-pack: $(STAMP)
 
 bench: $(STAMP) .venv-bench/.installed
 	$(BIN)/python -m bench.bench_fetch --out docs/benchmarks.md
+	$(BIN)/python -m bench.bench_scores --out docs/benchmarks.md
 
 clean:
 	rm -rf $(CRAFT_HOME) .pytest_cache .ruff_cache

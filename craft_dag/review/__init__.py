@@ -1,0 +1,6 @@
+"""Human review: people confirm or overrule the machine's keep/reject calls (CRAFT, section 4.2).
+
+``decisions`` holds the vocabulary, the CSV import, the conflict rule and the table;
+``label_studio`` the labelling config, task import, export parsing and a thin SDK client;
+``simulate`` a deterministic stand-in for the people, for the demo.
+"""
