@@ -29,7 +29,6 @@ import io
 import json
 import math
 import os
-import platform
 import random
 import shlex
 import socketserver
@@ -46,6 +45,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from bench.report import machine, write_doc
+
 REPO = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
 UA = "craft_dag-bench/1 (+https://github.com/craft-dag/craft_dag)"
@@ -53,12 +54,6 @@ CATEGORY = "bench"
 ENTITIES = 10
 WARM_UP = 16  # URLs fetched (under another path) before each timed run
 SECTION = "## Image collection: fetch and verify"
-DOC_HEADER = """# Benchmarks
-
-The latest figures of every stage's benchmark, each with the command that produced it and the
-machine it ran on. Benchmarks are not tests: re-run a section's command to refresh it. Each stage
-keeps one `## ...` section here; a benchmark's `--out` rewrites only its own section.
-"""
 DEFAULT_I2D_PYTHON = REPO / ".venv-bench" / "bin" / "python"
 
 
@@ -654,27 +649,6 @@ def reading(results: list[Result], latency_ms: float, concurrency: int) -> list[
     return [first, second]
 
 
-def machine() -> dict[str, str]:
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        cores = os.cpu_count() or 0
-    return {
-        "nproc": str(cores),
-        "cpu": cpu,
-        "python": platform.python_version(),
-        "system": f"{platform.system()} {platform.release()}",
-    }
-
-
 def section(
     command: str,
     results: list[Result],
@@ -716,25 +690,6 @@ def section(
         "",
     ]
     return "\n".join(body)
-
-
-def write_doc(path: Path, text: str) -> None:
-    """Replace (or append) our section of ``path``, leaving every other section alone."""
-    old = path.read_text(encoding="utf-8") if path.exists() else DOC_HEADER
-    lines = old.splitlines()
-    try:
-        start = lines.index(SECTION)
-    except ValueError:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        before = "\n".join(lines[:start]).rstrip("\n")
-        after = "\n".join(lines[end:])
-        new = before + "\n\n" + text + ("\n" + after if after else "")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(new.rstrip("\n") + "\n", encoding="utf-8")
 
 
 # --- main ------------------------------------------------------------------------------------
@@ -867,7 +822,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"- {note}")
     if args.out:
         text = section(command, results, machine(), workload, settings, read)
-        write_doc(args.out, text)
+        write_doc(args.out, SECTION, text)
         say(f"wrote {args.out}")
     return 0
 
