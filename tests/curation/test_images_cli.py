@@ -118,3 +118,18 @@ def test_bad_arguments_are_clear_errors(
 def test_a_missing_folder_is_an_error(tmp_path: Path, capsys) -> None:
     assert main(["images", "score", str(tmp_path / "nope"), "--ocr", "off"]) == 2
     assert "is not a folder" in capsys.readouterr().err
+
+
+def test_ocr_finds_the_planted_watermark(
+    folder: Path, tmp_path: Path, sample_set: tuple[Path, list[SampleImage]]
+) -> None:
+    out = tmp_path / "scores.csv"
+    assert main(["images", "score", str(folder), "--out", str(out), "--ocr", "on"]) == 0
+    by_path = {r["path"]: r for r in read_csv(out)}
+    _, samples = sample_set
+    [marked] = [s.path for s in samples if s.planted == "watermark"]
+    assert by_path[marked]["reasons"].split(";") == ["watermark"]
+    assert by_path[marked]["decision"] == "reject"
+    assert int(by_path[marked]["text_words"]) >= 3
+    clean = [s.path for s in samples if s.planted == "none"]
+    assert all(by_path[p]["text_words"] == "0" for p in clean)
