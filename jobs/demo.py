@@ -20,7 +20,11 @@ warnings.filterwarnings("ignore", category=PreviewWarning)
 
 from craft_dag.catalog.pack import load_pack  # noqa: E402
 from craft_dag.collection.samples import build_sample_set, read_manifest  # noqa: E402
-from craft_dag.curation.sample_review import sample_truth, write_sample_review  # noqa: E402
+from craft_dag.curation.sample_review import (  # noqa: E402
+    sample_captions,
+    sample_truth,
+    write_sample_review,
+)
 from craft_dag.definitions import defs, settings  # noqa: E402
 from craft_dag.jobs.partitions import category_partitions  # noqa: E402
 from craft_dag.storage import Storage  # noqa: E402
@@ -35,8 +39,8 @@ def main() -> int:
     print(f"craft demo: pack {settings.pack_path}, profile {settings.profile}")
     print(f"craft demo: storage {settings.storage_uri}")
 
+    pack = load_pack(settings.pack_path)
     if settings.builds_sample_images:
-        pack = load_pack(settings.pack_path)
         samples = build_sample_set(
             Path(settings.images_root),
             {c: [e.id for e in pack.entities[c]] for c in pack.category_ids},
@@ -57,11 +61,17 @@ def main() -> int:
         for key in keys:
             if (key, "score_job") in failed:
                 continue
-            truth = sample_truth(store.read_table("raw_images", key).to_pylist(), manifest)
-            reviewed += write_sample_review(store, key, truth)
+            raw = store.read_table("raw_images", key).to_pylist()
+            names = {
+                r["entity_id"]: r["native_name"]
+                for r in store.read_table("entities", key).to_pylist()
+            }
+            captions = sample_captions(raw, manifest, names, pack.meta.source_language)
+            reviewed += write_sample_review(store, key, sample_truth(raw, manifest), captions)
         print(
             f"craft demo: review: {reviewed} tasks answered by two simulated reviewers "
-            "(the sample set's planted problems stand in for their judgement)"
+            "(the sample set's planted problems stand in for their judgement; they also write "
+            "the sample human captions)"
         )
     if not _observe("observe_review_job", instance):
         return 1

@@ -3,7 +3,8 @@
 The demo has no people, so after ``review_tasks`` it writes, per category, a Label Studio
 export as two reviewers would produce it (``craft_dag.review.simulate``), whose verdicts follow
 the sample set's manifest: a clean photo is kept, a planted problem is rejected with the
-matching reason. The export then goes through exactly the parser and conflict rule that a
+matching reason, and a kept photo gets the caption a reviewer would write for it
+(``craft_dag.collection.sample_captions``). The export then goes through exactly the parser and conflict rule that a
 real export does. Nothing here is used outside the demo and its tests.
 """
 
@@ -12,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
+from craft_dag.collection.sample_captions import sample_caption
 from craft_dag.collection.samples import SampleImage
 from craft_dag.curation.review_io import EXPORTS, read_review_tasks
 from craft_dag.review.simulate import simulated_export
@@ -36,25 +38,54 @@ def sample_truth(
     raw_rows: Sequence[Mapping[str, Any]], manifest: Sequence[SampleImage]
 ) -> dict[str, tuple[str, tuple[str, ...]]]:
     """image_id -> (verdict, reasons), matching raw_images rows to the manifest by file path."""
-    planted = {PurePosixPath(row.path).as_posix(): row.planted for row in manifest}
-    truth = {}
-    for row in raw_rows:
-        url = row["url"]
-        kind = next((k for path, k in planted.items() if url.endswith("/" + path)), None)
-        if kind is None:
+    return {image_id: verdict for image_id, (verdict, _) in _matched(raw_rows, manifest).items()}
+
+
+def sample_captions(
+    raw_rows: Sequence[Mapping[str, Any]],
+    manifest: Sequence[SampleImage],
+    names: Mapping[str, str],
+    language: str,
+) -> dict[str, str]:
+    """image_id -> the caption the simulated reviewer writes (see ``sample_captions``)."""
+    out = {}
+    position: dict[str, int] = {}
+    for image_id, (_, row) in _matched(raw_rows, manifest).items():
+        index = position.get(row.entity_id, 0)
+        position[row.entity_id] = index + 1
+        text = sample_caption(
+            row.source_file, names.get(row.entity_id, row.entity_id), index, language
+        )
+        if text:
+            out[image_id] = text
+    return out
+
+
+def _matched(
+    raw_rows: Sequence[Mapping[str, Any]], manifest: Sequence[SampleImage]
+) -> dict[str, tuple[tuple[str, tuple[str, ...]], SampleImage]]:
+    by_path = {PurePosixPath(row.path).as_posix(): row for row in manifest}
+    out = {}
+    for raw in raw_rows:
+        url = raw["url"]
+        row = next((r for path, r in by_path.items() if url.endswith("/" + path)), None)
+        if row is None:
             continue
-        reasons = _PLANTED_REASONS.get(kind, ())
-        truth[row["image_id"]] = ("reject", reasons) if reasons else ("keep", ())
-    return truth
+        reasons = _PLANTED_REASONS.get(row.planted, ())
+        out[raw["image_id"]] = (("reject", reasons) if reasons else ("keep", ()), row)
+    return out
 
 
 def write_sample_review(
-    store: Storage, category: str, truth: Mapping[str, tuple[str, tuple[str, ...]]]
+    store: Storage,
+    category: str,
+    truth: Mapping[str, tuple[str, tuple[str, ...]]],
+    captions: Mapping[str, str] | None = None,
 ) -> int:
     """Write the simulated export of the category's review tasks; return how many tasks."""
     tasks = read_review_tasks(store, category)
     known = [t for t in tasks if t["data"]["image_id"] in truth]
-    export = simulated_export(known, truth)
+    export = simulated_export(known, truth, captions=captions)
     store.write_file(
         (EXPORTS, category, SAMPLE_EXPORT),
         json.dumps(export, ensure_ascii=False, indent=1).encode("utf-8"),

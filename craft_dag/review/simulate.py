@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from craft_dag.review.label_studio import (
+    CAPTION_CONTROL,
     IMAGE_TAG,
     MODEL_VERSION,
     REASONS_CONTROL,
@@ -33,6 +34,7 @@ def simulated_export(
     annotators: Sequence[str] = ("reviewer_a@example.org", "reviewer_b@example.org"),
     seed: int = 0,
     disagree_share: float = DISAGREE_SHARE,
+    captions: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """A JSON export as ``annotators`` would produce for ``tasks`` (from ``tasks_for_review``).
 
@@ -44,6 +46,9 @@ def simulated_export(
     which the conflict rule resolves to reject. Which tasks are picked depends only on ``seed``
     and the (image, entity) ids; times advance one second per annotation from a fixed start, so
     the same arguments give the same export.
+
+    ``captions`` (image id -> text) are written by the first annotator on the tasks they keep,
+    as a reviewer fills the optional caption field.
 
     ``completed_by`` is written in the expanded form ``{"id", "email"}``, so ``parse_export``
     names the annotators by email without a user map. Raises ``ValueError`` when a task's image
@@ -72,7 +77,9 @@ def simulated_export(
                 {
                     "id": annotation_id,
                     "completed_by": {"id": user_id, "email": email},
-                    "result": _result(said, why),
+                    "result": _result(
+                        said, why, (captions or {}).get(key[0], "") if user_id == 1 else ""
+                    ),
                     "was_cancelled": False,
                     "ground_truth": False,
                     "created_at": stamp,
@@ -112,7 +119,7 @@ def _disagreements(
     return set(distinct[:count])
 
 
-def _result(verdict: str, reasons: tuple[str, ...]) -> list[dict[str, Any]]:
+def _result(verdict: str, reasons: tuple[str, ...], caption: str = "") -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = [
         {
             "from_name": VERDICT_CONTROL,
@@ -128,6 +135,15 @@ def _result(verdict: str, reasons: tuple[str, ...]) -> list[dict[str, Any]]:
                 "to_name": IMAGE_TAG,
                 "type": "choices",
                 "value": {"choices": list(reasons)},
+            }
+        )
+    if caption and verdict == "keep":
+        items.append(
+            {
+                "from_name": CAPTION_CONTROL,
+                "to_name": IMAGE_TAG,
+                "type": "textarea",
+                "value": {"text": [caption]},
             }
         )
     return items
