@@ -44,19 +44,7 @@ CPU rules first, then near-duplicates, then OCR, then models (which only see sur
 
 CPU_REASONS = frozenset(REASONS[:6])
 
-Reason = Literal[
-    "too_small",
-    "bad_aspect",
-    "blurry",
-    "underexposed",
-    "overexposed",
-    "low_information",
-    "text",
-    "watermark",
-    "duplicate",
-    "not_relevant",
-    "nsfw",
-]
+Reason = Literal[REASONS]  # the same names, for pydantic to validate a curation.yaml
 
 
 class Thresholds(BaseModel):

@@ -18,22 +18,14 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
+from craft_dag.curation.policy import REASONS
+
 VERDICTS: tuple[str, ...] = ("keep", "reject")
 
 # The automatic scorer's vocabulary first, then what only people judge: collages (the paper's
 # captioning rules skip them), distorted entities, and images with no trace of the cultural code.
 REJECT_REASONS: tuple[str, ...] = (
-    "too_small",
-    "bad_aspect",
-    "blurry",
-    "underexposed",
-    "overexposed",
-    "low_information",
-    "text",
-    "watermark",
-    "duplicate",
-    "not_relevant",
-    "nsfw",
+    *REASONS,
     "collage",
     "distorted",
     "not_cultural",
