@@ -182,6 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     score.add_argument("-v", "--verbose", action="store_true", help="progress on stderr")
     score.set_defaults(func=_images_score)
+
+    from craft_dag.captioning.lint_cli import register as register_captions
+    from craft_dag.translation.cli import register as register_glossary
+
+    register_captions(commands)
+    register_glossary(commands)
     return parser
 
 

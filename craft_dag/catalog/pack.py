@@ -24,6 +24,7 @@ from craft_dag.catalog.models import (
 )
 from craft_dag.catalog.scripts import has_letter_of, is_known_script
 from craft_dag.catalog.yaml_source import YamlDocument, YamlSourceError, load_yaml
+from craft_dag.captioning.rules import DEFAULT_RULES, RULES_FILE, CaptionRules, merge_rules
 from craft_dag.curation.policy import CurationPolicy, effective
 
 PACK_FILE = "pack.yaml"
@@ -75,6 +76,7 @@ class CulturePack:
     prompts: tuple[EvalPrompt, ...] = ()
     files: dict[str, Path] = field(default_factory=dict)
     curation: CurationPolicy = field(default_factory=CurationPolicy)
+    caption_rules: CaptionRules = DEFAULT_RULES
 
     @property
     def id(self) -> str:
@@ -369,6 +371,18 @@ def _read(root: Path) -> tuple[CulturePack | None, list[Problem]]:
                 if category_id not in category_line:
                     c.at(doc, ("categories", category_id), f"unknown category {category_id!r}")
 
+    # Caption guideline rules (optional): extend or replace the built-in lists per language.
+    caption_rules = DEFAULT_RULES
+    rules_file = root / RULES_FILE
+    if rules_file.is_file() and (doc := c.load(rules_file)) is not None:
+        try:
+            caption_rules = merge_rules(DEFAULT_RULES, doc.data or {})
+        except ValidationError as exc:
+            for error in exc.errors():
+                c.at(doc, tuple(error["loc"]), _message(error))
+        except (ValueError, TypeError) as exc:
+            c.at(doc, (), str(exc))
+
     # Evaluation prompts.
     prompts: list[EvalPrompt] = []
     prompt_where: dict[str, str] = {}
@@ -414,6 +428,7 @@ def _read(root: Path) -> tuple[CulturePack | None, list[Problem]]:
         prompts=tuple(prompts),
         files=files,
         curation=curation,
+        caption_rules=caption_rules,
     )
     return pack, []
 
