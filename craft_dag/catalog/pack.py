@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from craft_dag.captioning.rules import DEFAULT_RULES, RULES_FILE, CaptionRules, merge_rules
 from craft_dag.catalog.models import (
     Category,
     Entity,
@@ -24,7 +25,6 @@ from craft_dag.catalog.models import (
 )
 from craft_dag.catalog.scripts import has_letter_of, is_known_script
 from craft_dag.catalog.yaml_source import YamlDocument, YamlSourceError, load_yaml
-from craft_dag.captioning.rules import DEFAULT_RULES, RULES_FILE, CaptionRules, merge_rules
 from craft_dag.curation.policy import CurationPolicy, effective
 
 PACK_FILE = "pack.yaml"
