@@ -96,6 +96,8 @@ $(LS_STAMP): review/requirements.txt
 bench: $(STAMP) .venv-bench/.installed
 	$(BIN)/python -m bench.bench_fetch --out docs/benchmarks.md
 	$(BIN)/python -m bench.bench_scores --out docs/benchmarks.md
+	$(BIN)/python -m bench.bench_captions --out docs/benchmarks.md
+	$(BIN)/python -m bench.bench_translate --out docs/benchmarks.md
 
 clean:
 	rm -rf $(CRAFT_HOME) .pytest_cache .ruff_cache

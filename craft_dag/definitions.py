@@ -6,6 +6,7 @@ environment here and nowhere else; see craft_dag.settings.
 
 from dagster import Definitions, in_process_executor
 
+from craft_dag.assets.captioning import captioning_assets, captioning_checks
 from craft_dag.assets.catalog import catalog_assets, catalog_checks
 from craft_dag.assets.collection import collection_assets, collection_checks
 from craft_dag.assets.curation import curation_assets, curation_checks
@@ -25,6 +26,7 @@ from craft_dag.resources import (
     UrlManifestSourceResource,
     WikimediaCommonsSourceResource,
 )
+from craft_dag.resources.captioning import CaptionerResource, TranslatorResource
 from craft_dag.resources.curation import CurationScorersResource
 from craft_dag.settings import Settings
 
@@ -41,9 +43,20 @@ def image_source(s: Settings) -> ImageSourceResource:
     return LocalFolderSourceResource(root=s.images_root)
 
 
+def model_resources(s: Settings) -> dict[str, object]:
+    """The captioner and translator of the profile: tiny random models, or the real ones."""
+    if s.profile == "tiny":
+        return {"captioner": CaptionerResource(), "translator": TranslatorResource()}
+    return {
+        # The paper's LLaVA-NeXT 34B through vLLM on GPU nodes; Marian opus-mt for RU->EN.
+        "captioner": CaptionerResource(backend="vllm"),
+        "translator": TranslatorResource(backend="transformers", device="cuda"),
+    }
+
+
 defs = Definitions(
-    assets=[*catalog_assets, *collection_assets, *curation_assets],
-    asset_checks=[*catalog_checks, *collection_checks, *curation_checks],
+    assets=[*catalog_assets, *collection_assets, *curation_assets, *captioning_assets],
+    asset_checks=[*catalog_checks, *collection_checks, *curation_checks, *captioning_checks],
     jobs=[category_job, score_job, filter_job, observe_pack_job, observe_review_job],
     resources={
         "pack": CulturePackResource(path=str(settings.pack_path)),
@@ -51,6 +64,7 @@ defs = Definitions(
         "image_source": image_source(settings),
         "downloader": DownloaderResource(contact=settings.contact),
         "scorers": CurationScorersResource(profile=settings.profile),
+        **model_resources(settings),
     },
     # On a laptop or a 2-core CI host the multiprocess executor thrashes (a process per step);
     # the cluster deployment swaps this for its own executor.

@@ -31,6 +31,9 @@ from craft_dag.storage import Storage  # noqa: E402
 
 # Step-by-step DEBUG events go to the instance (and the UI); the terminal gets INFO and up.
 QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+# The demo shows both caption paths: the sample human captions where the simulated reviewers
+# wrote one, the (tiny, noise) captioner elsewhere. A real run keeps the paper's human_only.
+AFTER_REVIEW_CONFIG = {**QUIET, "ops": {"captions": {"config": {"policy": "human_else_auto"}}}}
 
 
 def main() -> int:
@@ -75,9 +78,12 @@ def main() -> int:
         )
     if not _observe("observe_review_job", instance):
         return 1
-    print("craft demo: apply the review decisions")
+    print(
+        "craft demo: apply the review decisions, then caption and translate (tiny random "
+        "models: their text is noise; the sample human captions are real Russian)"
+    )
     done = [k for k in keys if (k, "score_job") not in failed]
-    failed |= _run_per_category("filter_job", done, instance)
+    failed |= _run_per_category("filter_job", done, instance, AFTER_REVIEW_CONFIG)
 
     kept = sum(
         store.read_table("filtered_images", k).num_rows
@@ -118,14 +124,17 @@ def _observe(job_name: str, instance: DagsterInstance) -> bool:
 
 
 def _run_per_category(
-    job_name: str, keys: list[str], instance: DagsterInstance
+    job_name: str, keys: list[str], instance: DagsterInstance, run_config: dict | None = None
 ) -> dict[tuple[str, str], list[str]]:
     """One in-process run per category; returns {(category, job): failing checks} of failures."""
     job = defs.resolve_job_def(job_name)
     failed: dict[tuple[str, str], list[str]] = {}
     for index, key in enumerate(keys, 1):
         result = job.execute_in_process(
-            instance=instance, partition_key=key, raise_on_error=False, run_config=QUIET
+            instance=instance,
+            partition_key=key,
+            raise_on_error=False,
+            run_config=run_config or QUIET,
         )
         checks = [
             e.asset_check_evaluation_data

@@ -10,17 +10,18 @@ category_job = define_asset_job(
 )
 
 # Up to the review hand-off: collect, score, and write the review tasks.
+AFTER_REVIEW = AssetSelection.assets("filtered_images").downstream()
 score_job = define_asset_job(
     "score_job",
-    selection=AssetSelection.all() - AssetSelection.assets("filtered_images"),
+    selection=AssetSelection.all() - AFTER_REVIEW,
     description="Collect and score a category, and write its review tasks for people.",
 )
 
-# After the people: apply their decisions.
+# After the people: apply their decisions, then caption and translate what they kept.
 filter_job = define_asset_job(
     "filter_job",
-    selection=AssetSelection.assets("filtered_images"),
-    description="Apply the review decisions of a category: materialise filtered_images.",
+    selection=AFTER_REVIEW,
+    description="Apply the review decisions of a category, then caption and translate it.",
 )
 
 # Observing the pack records one data version per category; it takes no partition key.

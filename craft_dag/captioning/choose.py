@@ -111,9 +111,7 @@ class Chosen:
     language: str
 
 
-def choose(
-    policy: str, human: HumanCaption | None, auto: str, auto_language: str
-) -> Chosen:
+def choose(policy: str, human: HumanCaption | None, auto: str, auto_language: str) -> Chosen:
     """The caption an image trains with under ``policy`` (source ``none``: it has none)."""
     check_policy(policy)
     if policy != "auto" and human is not None:

@@ -193,3 +193,214 @@ def tiny_vit_classifier(labels: Sequence[str] = ("clean", "watermark"), seed: in
         ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(folder)
 
     return _built("vit", recipe, build)
+
+
+# The tiny LLaVA-NeXT's chat template: ChatML, the format of llava-v1.6-34b-hf (the ``full``
+# profile's captioner), images rendered as the processor's ``<image>`` placeholder before the
+# text, as the real template does.
+LLAVA_CHAT_TEMPLATE = (
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' }}"
+    "{% if message['content'] is string %}{{ message['content'] }}{% else %}"
+    "{% for part in message['content'] if part['type'] == 'image' %}{{ '<image>\\n' }}{% endfor %}"
+    "{% for part in message['content'] if part['type'] == 'text' %}{{ part['text'] }}{% endfor %}"
+    "{% endif %}{{ '<|im_end|>\\n' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+_LLAVA_SIZE = 32  # the vision tower's input: 32x32 crops in 8x8 patches, 16 features a crop
+_LLAVA_PATCH = 8
+_LLAVA_GRID = [[32, 32], [32, 64], [64, 32], [64, 64]]  # at most 4 crops + the overview
+# "</s>" is in the character vocabulary already; marked special so decoding skips it too.
+_CHAT_SPECIALS = ("<|im_start|>", "<|im_end|>", "<image>", "</s>")
+
+
+def tiny_chat_tokenizer():  # -> PreTrainedTokenizerFast
+    """The character tokenizer of a tiny chat model: ChatML markers, ``<image>``, left padding.
+
+    Like ``tiny_tokenizer`` (one token per lower-cased character) plus a newline token, with no
+    ``</s>`` appended (a chat prompt must end with the assistant's turn marker), a decoder that
+    joins characters without spaces, ``<|im_end|>`` as end of sequence and left padding, which
+    batched generation needs (new tokens are appended on the right of every row).
+    """
+    from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers
+    from tokenizers.models import WordLevel
+    from transformers import PreTrainedTokenizerFast
+
+    vocabulary = char_vocabulary()
+    vocabulary["\n"] = len(vocabulary)
+    tokenizer = Tokenizer(WordLevel(vocab=vocabulary, unk_token="<unk>"))
+    tokenizer.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
+    tokenizer.pre_tokenizer = pre_tokenizers.Split(pattern="", behavior="isolated")
+    tokenizer.decoder = decoders.Fuse()
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        pad_token="<pad>",
+        unk_token="<unk>",
+        bos_token="<s>",
+        eos_token="<|im_end|>",
+        extra_special_tokens={"image_token": "<image>"},
+        model_max_length=4096,
+        padding_side="left",
+    )
+    fast.add_special_tokens({"additional_special_tokens": list(_CHAT_SPECIALS)})
+    return fast
+
+
+def tiny_llava_next(seed: int = 0) -> Path:
+    """A folder holding a tiny random LLaVA-NeXT (``LlavaNextForConditionalGeneration``).
+
+    The architecture of the ``full`` profile's captioner at toy size: a 2-layer CLIP vision tower
+    (32x32 crops, 8x8 patches), the LLaVA-NeXT projector and any-resolution tiling (up to 2x2
+    crops), a 2-layer Llama of width 32, and a ``LlavaNextProcessor`` with the PIL image
+    processor (torchvision is not a dependency), ``tiny_chat_tokenizer`` and a ChatML chat
+    template. Weights are drawn wider than the default (``initializer_range`` 0.3) so that the
+    output depends on the image: with the default 0.02 every image gets the same noise, and a
+    test could not tell one caption from another. Loads with ``AutoProcessor`` and
+    ``AutoModelForImageTextToText.from_pretrained``; about 230 kB.
+    """
+    recipe = {
+        "kind": "llava_next",
+        "seed": seed,
+        "template": LLAVA_CHAT_TEMPLATE,
+        "specials": list(_CHAT_SPECIALS),
+    }
+
+    def build(folder: Path) -> None:
+        from transformers import (
+            LlavaNextConfig,
+            LlavaNextForConditionalGeneration,
+            LlavaNextImageProcessorPil,
+            LlavaNextProcessor,
+        )
+
+        tokenizer = tiny_chat_tokenizer()
+        common = {
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "initializer_range": 0.3,
+        }
+        config = LlavaNextConfig(
+            vision_config={
+                "model_type": "clip_vision_model",
+                **common,
+                "image_size": _LLAVA_SIZE,
+                "patch_size": _LLAVA_PATCH,
+                "projection_dim": 32,
+            },
+            text_config={
+                "model_type": "llama",
+                **common,
+                "num_key_value_heads": 2,
+                "vocab_size": len(tokenizer),
+                "max_position_embeddings": 4096,
+                "pad_token_id": tokenizer.pad_token_id,
+                "bos_token_id": tokenizer.bos_token_id,
+                "eos_token_id": tokenizer.eos_token_id,
+            },
+            image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
+            image_grid_pinpoints=_LLAVA_GRID,
+            vision_feature_layer=-2,
+            vision_feature_select_strategy="default",
+            image_seq_length=(_LLAVA_SIZE // _LLAVA_PATCH) ** 2,
+            tie_word_embeddings=False,
+        )
+        _seeded(seed)
+        model = LlavaNextForConditionalGeneration(config).eval()
+        image_processor = LlavaNextImageProcessorPil(
+            size={"shortest_edge": _LLAVA_SIZE},
+            crop_size={"height": _LLAVA_SIZE, "width": _LLAVA_SIZE},
+            image_grid_pinpoints=_LLAVA_GRID,
+        )
+        processor = LlavaNextProcessor(
+            image_processor=image_processor,
+            tokenizer=tokenizer,
+            patch_size=_LLAVA_PATCH,
+            vision_feature_select_strategy="default",
+            chat_template=LLAVA_CHAT_TEMPLATE,
+            num_additional_image_tokens=1,  # CLIP's CLS token, dropped by the "default" strategy
+        )
+        model.save_pretrained(folder)
+        processor.save_pretrained(folder)
+
+    return _built("llava_next", recipe, build)
+
+
+MARIAN_MAX_LENGTH = 64
+"""Input and output positions of the tiny Marian: short, so tests reach the limit cheaply."""
+
+
+def tiny_translation_tokenizer(max_length: int = MARIAN_MAX_LENGTH):  # -> PreTrainedTokenizerFast
+    """A case-keeping character tokenizer for a tiny seq2seq translator.
+
+    Unlike ``tiny_tokenizer`` it keeps upper case (translations are decoded back to text, and
+    the glossary post-edit looks at case), has the same vocabulary on the source and target
+    side (as a Marian model's joint vocabulary), appends ``</s>`` and decodes by joining the
+    characters. ``<pad>`` is also the decoder's start token, as in Marian.
+    """
+    from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers, processors
+    from tokenizers.models import WordLevel
+    from transformers import PreTrainedTokenizerFast
+
+    letters = "".join(c for c in _CHARACTERS if c.isalpha())
+    tokens = [*SPECIAL_TOKENS, *dict.fromkeys(_CHARACTERS + letters.upper())]
+    vocabulary = {token: index for index, token in enumerate(tokens)}
+    tokenizer = Tokenizer(WordLevel(vocab=vocabulary, unk_token="<unk>"))
+    tokenizer.normalizer = normalizers.NFKC()
+    tokenizer.pre_tokenizer = pre_tokenizers.Split(pattern="", behavior="isolated")
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="$A </s>", special_tokens=[("</s>", vocabulary["</s>"])]
+    )
+    tokenizer.decoder = decoders.Fuse()
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        pad_token="<pad>",
+        unk_token="<unk>",
+        eos_token="</s>",
+        model_max_length=max_length,
+    )
+
+
+def tiny_marian(seed: int = 0) -> Path:
+    """A folder holding a tiny random ``MarianMTModel`` with its tokenizer.
+
+    The architecture of ``Helsinki-NLP/opus-mt-ru-en`` at toy size: 2 encoder and 2 decoder
+    layers of width 32, sinusoidal positions up to ``MARIAN_MAX_LENGTH``, shared embeddings,
+    ``tiny_translation_tokenizer``. Weights are drawn wider than the default (``init_std`` 0.3):
+    with 0.02 every input decodes to the same empty string, and a test could not tell that
+    outputs follow their inputs. Loads with ``AutoTokenizer`` and
+    ``AutoModelForSeq2SeqLM.from_pretrained``; about 100 kB.
+    """
+    recipe = {"kind": "marian", "seed": seed, "max_length": MARIAN_MAX_LENGTH}
+
+    def build(folder: Path) -> None:
+        from transformers import GenerationConfig, MarianConfig, MarianMTModel
+
+        tokenizer = tiny_translation_tokenizer()
+        config = MarianConfig(
+            vocab_size=len(tokenizer),
+            d_model=32,
+            encoder_layers=2,
+            decoder_layers=2,
+            encoder_attention_heads=2,
+            decoder_attention_heads=2,
+            encoder_ffn_dim=64,
+            decoder_ffn_dim=64,
+            max_position_embeddings=MARIAN_MAX_LENGTH,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            decoder_start_token_id=tokenizer.pad_token_id,
+            init_std=0.3,
+        )
+        _seeded(seed)
+        model = MarianMTModel(config).eval()
+        model.generation_config = GenerationConfig(
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            decoder_start_token_id=tokenizer.pad_token_id,
+            forced_eos_token_id=tokenizer.eos_token_id,
+        )
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+
+    return _built("marian", recipe, build)

@@ -1,0 +1,247 @@
+"""The captioning stage: ``captions`` (human and automatic, linted) and ``translated_captions``."""
+
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetExecutionContext,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    asset_check,
+)
+from pydantic import Field
+
+from craft_dag import markdown
+from craft_dag.assets.curation import filtered_images
+from craft_dag.assets.metadata import column_schema
+from craft_dag.captioning.category import CAPTIONS, caption_category
+from craft_dag.captioning.choose import POLICIES
+from craft_dag.jobs.partitions import category_partitions
+from craft_dag.resources import CulturePackResource, StorageResource
+from craft_dag.resources.captioning import CaptionerResource, TranslatorResource
+from craft_dag.translation.category import TRANSLATED, side_by_side, translate_category
+
+GROUP = "captioning"
+
+
+class CaptionsConfig(Config):
+    policy: str = Field(
+        default="human_only",
+        description=f"Which caption trains: one of {', '.join(POLICIES)} (the paper kept human "
+        "captions only: the model is wrong on names and facts).",
+    )
+
+
+def _names(rows: list[dict]) -> dict[str, list[str]]:
+    return {
+        r["entity_id"]: list(dict.fromkeys([r["native_name"], r["english_name"], *r["aliases"]]))
+        for r in rows
+    }
+
+
+@asset(
+    partitions_def=category_partitions,
+    deps=[filtered_images],
+    group_name=GROUP,
+    code_version="1",
+    kinds={"parquet"},
+    description=(
+        "Per filtered image: the human caption (review export or CSV) and, where the policy "
+        "needs one, the cleaned automatic caption with its model and parameters; the chosen "
+        "caption, the guideline rules it breaks, and whether it goes on."
+    ),
+)
+def captions(
+    context: AssetExecutionContext,
+    config: CaptionsConfig,
+    pack: CulturePackResource,
+    storage: StorageResource,
+    captioner: CaptionerResource,
+) -> MaterializeResult:
+    category = context.partition_key
+    loaded = pack.load()
+    store = storage.client()
+    entity_rows = store.read_table("entities", category).to_pylist()
+    result = caption_category(
+        store,
+        category,
+        names=_names(entity_rows),
+        category_name=loaded.category(category).english_name,
+        source_language=loaded.meta.source_language,
+        policy=config.policy,
+        captioner=captioner.captioner() if config.policy != "human_only" else None,
+        settings=captioner.settings(),
+        rules=loaded.caption_rules,
+        batch_size=captioner.batch_size,
+        log=context.log.info,
+    )
+    for problem in result.problems[:20]:
+        context.log.warning(f"human captions: {problem.where}:{problem.line}: {problem.message}")
+    rows = result.table.to_pylist()
+    examples = [
+        (
+            r["entity_id"],
+            r["caption_source"],
+            r["caption"] or "(none)",
+            ";".join(r["violations"]) or ("ok" if r["included"] else r["excluded_reason"]),
+        )
+        for r in rows[:10]
+    ]
+    note = ""
+    if captioner.backend == "tiny" and any(r["caption_source"] == "auto" for r in rows):
+        note = "Automatic captions come from a tiny random model: their text is noise.\n\n"
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": result.table.num_rows,
+            "dagster/column_schema": column_schema(result.table.schema),
+            "policy": config.policy,
+            "included": sum(1 for r in rows if r["included"]),
+            "outcomes": MetadataValue.json(dict(sorted(result.counts.items()))),
+            "guideline_violations": MetadataValue.json(dict(sorted(result.violations.items()))),
+            "bad_caption_rows": len(result.problems),
+            "examples": MetadataValue.md(
+                note + markdown.table(["entity", "source", "caption", "guidelines"], examples)
+            ),
+        }
+    )
+
+
+@asset_check(
+    asset=captions,
+    partitions_def=category_partitions,
+    blocking=True,
+    description=(
+        "Guideline linter: no caption that goes on breaks a rule (2-10 sentences, entity "
+        "named, no viewing phrases, hedging, usage guesses or templates); offenders are "
+        "excluded and counted."
+    ),
+)
+def captions_follow_guidelines(
+    context: AssetCheckExecutionContext, storage: StorageResource
+) -> AssetCheckResult:
+    rows = storage.client().read_table(CAPTIONS, context.partition_key).to_pylist()
+    leaked = [r["image_id"] for r in rows if r["included"] and r["violations"]]
+    excluded: dict[str, int] = {}
+    for r in rows:
+        for rule in r["violations"]:
+            excluded[rule] = excluded.get(rule, 0) + 1
+    return AssetCheckResult(
+        passed=not leaked,
+        metadata={
+            "included_with_violations": MetadataValue.json(leaked),
+            "excluded_by_rule": MetadataValue.json(excluded),
+            "included": sum(1 for r in rows if r["included"]),
+        },
+    )
+
+
+@asset(
+    partitions_def=category_partitions,
+    deps=[captions],
+    group_name=GROUP,
+    code_version="1",
+    kinds={"parquet"},
+    description=(
+        "The included captions in the target language, native and English side by side: "
+        "translation backend, glossary hits, post-edits and misses, detected language, length "
+        "ratio and an optional quality estimate; rows with a problem are kept, not trainable."
+    ),
+)
+def translated_captions(
+    context: AssetExecutionContext,
+    pack: CulturePackResource,
+    storage: StorageResource,
+    translator: TranslatorResource,
+) -> MaterializeResult:
+    from craft_dag.translation.glossary import GlossaryMatcher
+    from craft_dag.translation.quality import quality_signals
+
+    category = context.partition_key
+    loaded = pack.load()
+    source, target = loaded.meta.source_language, loaded.meta.target_language
+    result = translate_category(
+        storage.client(),
+        category,
+        translator=translator.translator(source, target),
+        settings=translator.settings(),
+        matcher=GlossaryMatcher(loaded.glossary, source, target),
+        target_language=target,
+        min_language_confidence=translator.min_language_confidence,
+        signals=lambda s, t: quality_signals(s, t, target_language=target),
+        log=context.log.info,
+    )
+    rows = result.table.to_pylist()
+    note = ""
+    if translator.backend == "tiny":
+        note = "Translations come from a tiny random model: their text is noise.\n\n"
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": result.table.num_rows,
+            "dagster/column_schema": column_schema(result.table.schema),
+            "trainable": sum(1 for r in rows if r["trainable"]),
+            "glossary_edits": sum(r["glossary_edits"] for r in rows),
+            "glossary_misses": MetadataValue.json(dict(sorted(result.misses.items()))),
+            "side_by_side": MetadataValue.md(
+                note
+                + markdown.table(
+                    ["entity", loaded.meta.source_language, target, "status"], side_by_side(rows)
+                )
+            ),
+        }
+    )
+
+
+@asset_check(
+    asset=translated_captions,
+    partitions_def=category_partitions,
+    blocking=True,
+    description="Zero glossary misses among the captions that go to training.",
+)
+def translated_glossary_clean(
+    context: AssetCheckExecutionContext, storage: StorageResource
+) -> AssetCheckResult:
+    rows = storage.client().read_table(TRANSLATED, context.partition_key).to_pylist()
+    leaked = [r["image_id"] for r in rows if r["trainable"] and r["glossary_misses"]]
+    held_back = sum(1 for r in rows if r["glossary_misses"])
+    return AssetCheckResult(
+        passed=not leaked,
+        metadata={
+            "trainable_with_misses": MetadataValue.json(leaked),
+            "held_back_for_misses": held_back,
+        },
+    )
+
+
+@asset_check(
+    asset=translated_captions,
+    partitions_def=category_partitions,
+    blocking=True,
+    description="Every caption that goes to training is in the target language (detected).",
+)
+def translated_in_target_language(
+    context: AssetCheckExecutionContext, pack: CulturePackResource, storage: StorageResource
+) -> AssetCheckResult:
+    target = pack.load().meta.target_language
+    rows = storage.client().read_table(TRANSLATED, context.partition_key).to_pylist()
+    wrong = [r["image_id"] for r in rows if r["trainable"] and r["language"] != target]
+    return AssetCheckResult(
+        passed=not wrong,
+        metadata={
+            "trainable_not_in_target": MetadataValue.json(wrong),
+            "languages": MetadataValue.json(
+                {
+                    lang: sum(1 for r in rows if r["language"] == lang)
+                    for lang in {r["language"] for r in rows}
+                }
+            ),
+        },
+    )
+
+
+captioning_assets = [captions, translated_captions]
+captioning_checks = [
+    captions_follow_guidelines,
+    translated_glossary_clean,
+    translated_in_target_language,
+]

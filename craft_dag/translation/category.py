@@ -1,0 +1,160 @@
+"""Translate one category's captions in storage, with the glossary enforced and checked.
+
+Only the captions that passed the guideline linter are translated. A caption already in the
+target language (an automatic English caption) is carried over as it is. Every translation is
+post-edited against the pack's glossary (known wrong renderings replaced by the required term)
+and checked again; a row with a glossary miss left, an empty or truncated output, or output
+not in the target language is kept in the table with its reason but marked not trainable.
+"""
+
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from craft_dag.captioning.category import CAPTIONS
+from craft_dag.storage import Storage
+from craft_dag.translation.translator import translate_with_glossary
+
+TRANSLATED = "translated_captions"
+
+TRANSLATED_SCHEMA = pa.schema(
+    [
+        ("image_id", pa.string()),
+        ("entity_id", pa.string()),
+        ("category", pa.string()),
+        ("blob_key", pa.string()),
+        ("width", pa.int32()),
+        ("height", pa.int32()),
+        ("caption_source", pa.string()),  # human | auto
+        ("caption_native", pa.string()),  # in the pack's source language ("" for auto captions)
+        ("caption_en", pa.string()),  # in the target language, after the glossary post-edit
+        ("machine_translation", pa.string()),  # the model's output before the post-edit
+        ("translation_backend", pa.string()),
+        ("translation_model", pa.string()),
+        ("glossary_hits", pa.list_(pa.string())),  # source terms found (dictionary form)
+        ("glossary_edits", pa.int32()),  # wrong renderings replaced
+        ("glossary_misses", pa.list_(pa.string())),  # terms not rendered as required
+        ("language", pa.string()),  # detected language of caption_en
+        ("language_confidence", pa.float64()),
+        ("length_ratio", pa.float64()),
+        ("empty", pa.bool_()),
+        ("truncated", pa.bool_()),
+        ("qe_score", pa.float64()),
+        ("trainable", pa.bool_()),
+        ("excluded_reason", pa.string()),
+    ]
+)
+
+
+@dataclass
+class TranslationResult:
+    table: pa.Table
+    counts: Counter = field(default_factory=Counter)
+    misses: Counter = field(default_factory=Counter)
+
+
+def translate_category(
+    store: Storage,
+    category: str,
+    *,
+    translator: Any,
+    settings: Any,
+    matcher: Any,
+    target_language: str,
+    min_language_confidence: float = 0.5,
+    signals: Callable[..., Any],
+    log: Callable[[str], None] = lambda _: None,
+) -> TranslationResult:
+    """Translate ``captions[category]`` into ``translated_captions[category]``.
+
+    ``matcher`` is a ``craft_dag.translation.glossary.GlossaryMatcher`` for the pack;
+    ``signals(source, translation)`` returns ``QualitySignals``.
+    """
+    rows = [r for r in store.read_table(CAPTIONS, category).to_pylist() if r["included"]]
+    to_translate = [r for r in rows if r["caption_language"] != target_language]
+    started = time.perf_counter()
+    translated = {}
+    if to_translate:
+        done = translate_with_glossary(
+            translator, [r["caption"] for r in to_translate], settings, matcher
+        )
+        translated = {
+            (r["image_id"], r["entity_id"]): t for r, t in zip(to_translate, done, strict=True)
+        }
+        log(
+            f"translated {len(done)} captions with {translator.model} "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
+
+    result = TranslationResult(pa.table({}))
+    table_rows = []
+    for r in rows:
+        done = translated.get((r["image_id"], r["entity_id"]))
+        if done is not None:
+            source, output, english = done.source, done.raw, done.text
+            hits = sorted({h.source for h in done.hits})
+            edits, misses = len(done.edits), sorted({m.source for m in done.misses})
+        else:  # already in the target language: carried over as it is
+            source, output, english, hits, edits, misses = "", "", r["caption"], [], 0, []
+        quality = signals(source or english, english)
+        reasons = []
+        if misses:
+            reasons.append("glossary miss: " + ";".join(misses))
+        if quality.empty:
+            reasons.append("empty")
+        if quality.truncated:
+            reasons.append("truncated")
+        if (
+            quality.language != target_language
+            or quality.language_confidence < min_language_confidence
+        ):
+            reasons.append(f"language {quality.language} ({quality.language_confidence:.2f})")
+        result.misses.update(misses)
+        result.counts["trainable" if not reasons else "not trainable"] += 1
+        table_rows.append(
+            {
+                "image_id": r["image_id"],
+                "entity_id": r["entity_id"],
+                "category": category,
+                "blob_key": r["blob_key"],
+                "width": r["width"],
+                "height": r["height"],
+                "caption_source": r["caption_source"],
+                "caption_native": source,
+                "caption_en": english,
+                "machine_translation": output,
+                "translation_backend": translator.name if done else "none (already in target)",
+                "translation_model": translator.model if done else "",
+                "glossary_hits": hits,
+                "glossary_edits": edits,
+                "glossary_misses": misses,
+                "language": quality.language,
+                "language_confidence": quality.language_confidence,
+                "length_ratio": quality.length_ratio,
+                "empty": quality.empty,
+                "truncated": quality.truncated,
+                "qe_score": quality.qe_score,
+                "trainable": not reasons,
+                "excluded_reason": "; ".join(reasons),
+            }
+        )
+    result.table = pa.Table.from_pylist(table_rows, schema=TRANSLATED_SCHEMA)
+    store.write_table(TRANSLATED, category, result.table)
+    return result
+
+
+def side_by_side(rows: Sequence[dict[str, Any]], limit: int = 8) -> list[tuple[str, str, str, str]]:
+    """(entity, native, English, status) for a metadata table: examples people can read."""
+    return [
+        (
+            r["entity_id"],
+            r["caption_native"] or "(auto, English)",
+            r["caption_en"],
+            "ok" if r["trainable"] else r["excluded_reason"],
+        )
+        for r in rows[:limit]
+    ]
