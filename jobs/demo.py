@@ -37,6 +37,7 @@ AFTER_REVIEW_CONFIG = {**QUIET, "ops": {"captions": {"config": {"policy": "human
 
 
 def main() -> int:
+    _quiet_model_loading()
     instance = DagsterInstance.get()
     started = time.perf_counter()
     print(f"craft demo: pack {settings.pack_path}, profile {settings.profile}")
@@ -114,6 +115,16 @@ def main() -> int:
             )
         return 1
     return 0
+
+
+def _quiet_model_loading() -> None:
+    """No per-model progress bars in the demo's summary (the run logs keep what matters)."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:
+        return
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
 
 
 def _observe(job_name: str, instance: DagsterInstance) -> bool:

@@ -67,6 +67,15 @@ def test_demo_materialises_every_category_and_records_runs(tmp_path: Path) -> No
         for r in store.read_table("filtered_images", k).to_pylist()
     } == {"human"}
 
+    # Captioning: every category captioned and translated, the noise said to be noise.
+    for asset in ("captions", "translated_captions"):
+        assert store.partitions(asset) == ["crafts", "cuisine", "landmarks"], asset
+    assert "their text is noise" in done.stdout
+    captions = store.read_table("captions", "cuisine").to_pylist()
+    assert captions and {r["caption_source"] for r in captions} == {
+        "auto"
+    }  # a Greek pack: no sample captions
+
     with DagsterInstance.from_config(str(home)) as instance:
         for job in ("score_job", "filter_job"):
             runs = instance.get_runs(RunsFilter(job_name=job))
