@@ -21,6 +21,7 @@ from craft_dag.jobs.partitions import category_partitions
 from craft_dag.resources import CulturePackResource, StorageResource
 from craft_dag.resources.captioning import CaptionerResource, TranslatorResource
 from craft_dag.translation.category import TRANSLATED, side_by_side, translate_category
+from craft_dag.translation.memory import load_memory
 
 GROUP = "captioning"
 
@@ -160,8 +161,14 @@ def translated_captions(
     category = context.partition_key
     loaded = pack.load()
     source, target = loaded.meta.source_language, loaded.meta.target_language
+    store = storage.client()
+    memory, problems = load_memory(store, category)
+    for problem in problems[:20]:
+        context.log.warning(
+            f"translation memory: {problem.where}:{problem.line}: {problem.message}"
+        )
     result = translate_category(
-        storage.client(),
+        store,
         category,
         translator=translator.translator(source, target),
         settings=translator.settings(),
@@ -169,17 +176,23 @@ def translated_captions(
         target_language=target,
         min_language_confidence=translator.min_language_confidence,
         signals=lambda s, t: quality_signals(s, t, target_language=target),
+        memory=memory,
         log=context.log.info,
     )
     rows = result.table.to_pylist()
+    from_memory = sum(1 for r in rows if r["translation_backend"] == "memory")
     note = ""
-    if translator.backend == "tiny":
-        note = "Translations come from a tiny random model: their text is noise.\n\n"
+    if translator.backend == "tiny" and from_memory < len(rows):
+        note = (
+            "Machine translations come from a tiny random model: their text is noise "
+            "(rows from the translation memory are human translations).\n\n"
+        )
     return MaterializeResult(
         metadata={
             "dagster/row_count": result.table.num_rows,
             "dagster/column_schema": column_schema(result.table.schema),
             "trainable": sum(1 for r in rows if r["trainable"]),
+            "from_translation_memory": from_memory,
             "glossary_edits": sum(r["glossary_edits"] for r in rows),
             "glossary_misses": MetadataValue.json(dict(sorted(result.misses.items()))),
             "side_by_side": MetadataValue.md(

@@ -23,6 +23,7 @@ from craft_dag.collection.samples import build_sample_set, read_manifest  # noqa
 from craft_dag.curation.sample_review import (  # noqa: E402
     sample_captions,
     sample_truth,
+    write_sample_memory,
     write_sample_review,
 )
 from craft_dag.definitions import defs, settings  # noqa: E402
@@ -61,21 +62,25 @@ def main() -> int:
     store = Storage(settings.storage_uri)
     if settings.builds_sample_images:
         manifest = read_manifest(Path(settings.images_root))
-        reviewed = 0
+        reviewed = remembered = 0
         for key in keys:
             if (key, "score_job") in failed:
                 continue
             raw = store.read_table("raw_images", key).to_pylist()
-            names = {
-                r["entity_id"]: r["native_name"]
-                for r in store.read_table("entities", key).to_pylist()
-            }
-            captions = sample_captions(raw, manifest, names, pack.meta.source_language)
+            rows = store.read_table("entities", key).to_pylist()
+            native = {r["entity_id"]: r["native_name"] for r in rows}
+            english = {r["entity_id"]: r["english_name"] for r in rows}
+            captions = sample_captions(raw, manifest, native, pack.meta.source_language)
             reviewed += write_sample_review(store, key, sample_truth(raw, manifest), captions)
+            translations = sample_captions(raw, manifest, english, pack.meta.target_language)
+            remembered += write_sample_memory(store, key, captions, translations)
         print(
             f"craft demo: review: {reviewed} tasks answered by two simulated reviewers "
             "(the sample set's planted problems stand in for their judgement; they also write "
             "the sample human captions)"
+        )
+        print(
+            f"craft demo: translation memory: {remembered} human English versions of those captions"
         )
     if not _observe("observe_review_job", instance):
         return 1

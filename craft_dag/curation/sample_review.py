@@ -5,9 +5,12 @@ export as two reviewers would produce it (``craft_dag.review.simulate``), whose 
 the sample set's manifest: a clean photo is kept, a planted problem is rejected with the
 matching reason, and a kept photo gets the caption a reviewer would write for it
 (``craft_dag.collection.sample_captions``). The export then goes through exactly the parser and conflict rule that a
-real export does. Nothing here is used outside the demo and its tests.
+real export does. The English versions of those captions, as a translator would write them,
+become the category's translation memory. Nothing here is used outside the demo and its tests.
 """
 
+import csv
+import io
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
@@ -18,8 +21,10 @@ from craft_dag.collection.samples import SampleImage
 from craft_dag.curation.review_io import EXPORTS, read_review_tasks
 from craft_dag.review.simulate import simulated_export
 from craft_dag.storage import Storage
+from craft_dag.translation.memory import MEMORY
 
 SAMPLE_EXPORT = "sample_review.json"
+SAMPLE_MEMORY = "sample_captions.csv"
 
 # What a reviewer would tick for each planted problem (the manifest's ``planted`` column).
 _PLANTED_REASONS: dict[str, tuple[str, ...]] = {
@@ -59,6 +64,20 @@ def sample_captions(
         if text:
             out[image_id] = text
     return out
+
+
+def write_sample_memory(
+    store: Storage, category: str, captions: Mapping[str, str], translations: Mapping[str, str]
+) -> int:
+    """The demo's translation memory: each sample caption with its human English version."""
+    lines = io.StringIO()
+    writer = csv.writer(lines)
+    writer.writerow(["source", "translation", "translator"])
+    pairs = [(captions[i], translations[i]) for i in sorted(captions) if translations.get(i)]
+    for source, translation in pairs:
+        writer.writerow([source, translation, "craft_dag sample set (a person's translation)"])
+    store.write_file((MEMORY, category, SAMPLE_MEMORY), lines.getvalue().encode("utf-8"))
+    return len(pairs)
 
 
 def _matched(

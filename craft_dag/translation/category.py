@@ -17,7 +17,8 @@ import pyarrow as pa
 
 from craft_dag.captioning.category import CAPTIONS
 from craft_dag.storage import Storage
-from craft_dag.translation.translator import translate_with_glossary
+from craft_dag.translation.memory import TranslationMemory
+from craft_dag.translation.translator import GlossaryTranslation, translate_with_glossary
 
 TRANSLATED = "translated_captions"
 
@@ -67,24 +68,39 @@ def translate_category(
     target_language: str,
     min_language_confidence: float = 0.5,
     signals: Callable[..., Any],
+    memory: TranslationMemory | None = None,
     log: Callable[[str], None] = lambda _: None,
 ) -> TranslationResult:
     """Translate ``captions[category]`` into ``translated_captions[category]``.
 
     ``matcher`` is a ``craft_dag.translation.glossary.GlossaryMatcher`` for the pack;
-    ``signals(source, translation)`` returns ``QualitySignals``.
+    ``signals(source, translation)`` returns ``QualitySignals``; a caption found in ``memory``
+    takes the human translation and skips the model (the glossary check still runs).
     """
     rows = [r for r in store.read_table(CAPTIONS, category).to_pylist() if r["included"]]
-    to_translate = [r for r in rows if r["caption_language"] != target_language]
+    memory = memory or TranslationMemory()
+    native = [r for r in rows if r["caption_language"] != target_language]
+    remembered = {
+        (r["image_id"], r["entity_id"]): entry
+        for r in native
+        if (entry := memory.lookup(r["caption"])) is not None
+    }
+    to_translate = [r for r in native if (r["image_id"], r["entity_id"]) not in remembered]
+    if remembered:
+        log(f"translation memory: {len(remembered)} of {len(native)} captions")
     started = time.perf_counter()
-    translated = {}
+    translated = {
+        key: _from_memory(source_row["caption"], remembered[key].translation, matcher)
+        for source_row in native
+        if (key := (source_row["image_id"], source_row["entity_id"])) in remembered
+    }
     if to_translate:
         done = translate_with_glossary(
             translator, [r["caption"] for r in to_translate], settings, matcher
         )
-        translated = {
-            (r["image_id"], r["entity_id"]): t for r, t in zip(to_translate, done, strict=True)
-        }
+        translated.update(
+            {(r["image_id"], r["entity_id"]): t for r, t in zip(to_translate, done, strict=True)}
+        )
         log(
             f"translated {len(done)} captions with {translator.model} "
             f"in {time.perf_counter() - started:.1f} s"
@@ -127,8 +143,16 @@ def translate_category(
                 "caption_native": source,
                 "caption_en": english,
                 "machine_translation": output,
-                "translation_backend": translator.name if done else "none (already in target)",
-                "translation_model": translator.model if done else "",
+                "translation_backend": (
+                    "memory"
+                    if (key := (r["image_id"], r["entity_id"])) in remembered
+                    else (translator.name if done else "none (already in target)")
+                ),
+                "translation_model": (
+                    remembered[key].where
+                    if key in remembered
+                    else (translator.model if done else "")
+                ),
                 "glossary_hits": hits,
                 "glossary_edits": edits,
                 "glossary_misses": misses,
@@ -145,6 +169,19 @@ def translate_category(
     result.table = pa.Table.from_pylist(table_rows, schema=TRANSLATED_SCHEMA)
     store.write_table(TRANSLATED, category, result.table)
     return result
+
+
+def _from_memory(source: str, translation: str, matcher: Any) -> GlossaryTranslation:
+    """A remembered translation through the same glossary post-edit and check as the model's."""
+    enforced = matcher.enforce(source, translation)
+    return GlossaryTranslation(
+        source=source,
+        raw=translation,
+        text=enforced.text,
+        hits=tuple(matcher.find(source)),
+        edits=enforced.edits,
+        misses=enforced.misses,
+    )
 
 
 def side_by_side(rows: Sequence[dict[str, Any]], limit: int = 8) -> list[tuple[str, str, str, str]]:

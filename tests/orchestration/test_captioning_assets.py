@@ -139,6 +139,19 @@ def test_human_only_lints_and_translates_the_human_captions(
     assert "text is noise" in md["side_by_side"].value
     assert md["glossary_misses"].value["борщ"] == 2
 
+    # A person's translation in the translation memory replaces the model's; a wrong rendering
+    # in it is post-edited like the model's ("beet soup" is the glossary's known wrong one).
+    english = f"“{clean['caption'].split('»')[0][1:]}” stands on a festive table beside a bowl of beet soup. Spoons and linen napkins lie nearby."
+    memory = f'source,translation\n"{clean["caption"]}","{english}"\n'
+    store.write_file(("translation_memory", CATEGORY, "human.csv"), memory.encode())
+    run(res, "human_only")
+    rows = {r["image_id"]: r for r in store.read_table("translated_captions", CATEGORY).to_pylist()}
+    remembered = rows[clean["image_id"]]
+    assert remembered["translation_backend"] == "memory"
+    assert remembered["machine_translation"] == english
+    assert "borscht" in remembered["caption_en"].lower() and remembered["glossary_edits"] >= 1
+    assert rows[from_csv["image_id"]]["translation_backend"] != "memory"
+
 
 def test_human_else_auto_captions_the_rest_with_the_model(
     reviewed: tuple[dict, Storage, list[dict]],
