@@ -98,6 +98,7 @@ bench: $(STAMP) .venv-bench/.installed
 	$(BIN)/python -m bench.bench_scores --out docs/benchmarks.md
 	$(BIN)/python -m bench.bench_captions --out docs/benchmarks.md
 	$(BIN)/python -m bench.bench_translate --out docs/benchmarks.md
+	$(BIN)/python -m bench.bench_train --out docs/benchmarks.md
 
 clean:
 	rm -rf $(CRAFT_HOME) .pytest_cache .ruff_cache

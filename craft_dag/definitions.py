@@ -4,18 +4,22 @@ Deployment choices (which pack, where data lives, where images come from) are re
 environment here and nowhere else; see craft_dag.settings.
 """
 
+from pathlib import Path
+
 from dagster import Definitions, in_process_executor
 
 from craft_dag.assets.captioning import captioning_assets, captioning_checks
 from craft_dag.assets.catalog import catalog_assets, catalog_checks
 from craft_dag.assets.collection import collection_assets, collection_checks
 from craft_dag.assets.curation import curation_assets, curation_checks
+from craft_dag.assets.training import training_assets, training_checks
 from craft_dag.jobs.jobs import (
     category_job,
     filter_job,
     observe_pack_job,
     observe_review_job,
     score_job,
+    train_job,
 )
 from craft_dag.resources import (
     CulturePackResource,
@@ -28,6 +32,7 @@ from craft_dag.resources import (
 )
 from craft_dag.resources.captioning import CaptionerResource, TranslatorResource
 from craft_dag.resources.curation import CurationScorersResource
+from craft_dag.resources.training import TrainingLauncherResource
 from craft_dag.settings import Settings
 
 settings = Settings.from_env()
@@ -45,19 +50,42 @@ def image_source(s: Settings) -> ImageSourceResource:
 
 def model_resources(s: Settings) -> dict[str, object]:
     """The captioner and translator of the profile: tiny random models, or the real ones."""
+    training_root = str(Path(s.home) / "training")
     if s.profile == "tiny":
-        return {"captioner": CaptionerResource(), "translator": TranslatorResource()}
+        return {
+            "captioner": CaptionerResource(),
+            "translator": TranslatorResource(),
+            "training_launcher": TrainingLauncherResource(
+                config_path="tiny", output_root=training_root
+            ),
+        }
     return {
-        # The paper's LLaVA-NeXT 34B through vLLM on GPU nodes; Marian opus-mt for RU->EN.
+        # The paper's LLaVA-NeXT 34B through vLLM on GPU nodes; Marian opus-mt for RU->EN;
+        # the two Kandinsky 3.1 stages on every GPU of the host (torchrun).
         "captioner": CaptionerResource(backend="vllm"),
         "translator": TranslatorResource(backend="transformers", device="cuda"),
+        "training_launcher": TrainingLauncherResource(
+            config_path="kandinsky3", output_root=training_root
+        ),
     }
 
 
 defs = Definitions(
-    assets=[*catalog_assets, *collection_assets, *curation_assets, *captioning_assets],
-    asset_checks=[*catalog_checks, *collection_checks, *curation_checks, *captioning_checks],
-    jobs=[category_job, score_job, filter_job, observe_pack_job, observe_review_job],
+    assets=[
+        *catalog_assets,
+        *collection_assets,
+        *curation_assets,
+        *captioning_assets,
+        *training_assets,
+    ],
+    asset_checks=[
+        *catalog_checks,
+        *collection_checks,
+        *curation_checks,
+        *captioning_checks,
+        *training_checks,
+    ],
+    jobs=[category_job, score_job, filter_job, train_job, observe_pack_job, observe_review_job],
     resources={
         "pack": CulturePackResource(path=str(settings.pack_path)),
         "storage": StorageResource(base_uri=settings.storage_uri),

@@ -25,6 +25,7 @@ class Settings:
     url_manifest: str = ""  # manifest source: CSV or Parquet of (entity_id, url, ...)
     contact: str = "https://github.com/craft-dag/craft_dag"  # in the User-Agent
     sample_images: bool = False  # images_root is the demo's generated sample set
+    home: str = ".craft"  # project-local folder: storage, the demo's instance, training runs
 
     @property
     def builds_sample_images(self) -> bool:
@@ -55,4 +56,5 @@ class Settings:
             url_manifest=env.get("CRAFT_URL_MANIFEST", ""),
             contact=env.get("CRAFT_CONTACT") or cls.contact,
             sample_images=not env.get("CRAFT_IMAGES_ROOT"),
+            home=str(home),
         )

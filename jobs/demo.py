@@ -52,7 +52,7 @@ def main() -> int:
         )
         print(f"craft demo: sample images: {len(samples)} files in {settings.images_root}")
 
-    if not _observe("observe_pack_job", instance):
+    if not _run_once("observe_pack_job", instance):
         return 1
 
     keys = category_partitions.get_partition_keys()
@@ -82,7 +82,7 @@ def main() -> int:
         print(
             f"craft demo: translation memory: {remembered} human English versions of those captions"
         )
-    if not _observe("observe_review_job", instance):
+    if not _run_once("observe_review_job", instance):
         return 1
     print(
         "craft demo: apply the review decisions, then caption and translate (tiny random "
@@ -96,12 +96,35 @@ def main() -> int:
         for k in done
         if (k, "filter_job") not in failed
     )
+    trainable = sum(
+        r["trainable"]
+        for k in done
+        if (k, "filter_job") not in failed and store.has_table("translated_captions", k)
+        for r in store.read_table("translated_captions", k).select(["trainable"]).to_pylist()
+    )
+    trained = False
+    if failed:
+        print("craft demo: training skipped: some categories failed")
+    elif not trainable:
+        print(
+            "craft demo: training skipped: no caption passed the translation gates "
+            "(a pack without sample captions has only the tiny models' noise)"
+        )
+    else:
+        print(f"craft demo: train the tiny Kandinsky 3 on {trainable} captioned images")
+        if not _run_once("train_job", instance):
+            failed[("all", "train_job")] = []
+        trained = ("all", "train_job") not in failed
     elapsed = time.perf_counter() - started
     home = os.environ.get("DAGSTER_HOME", "(a temporary instance)")
     ok = len({k for k in keys} - {k for k, _ in failed})
     print()
     print(f"craft demo: {ok}/{len(keys)} categories materialised in {elapsed:.1f} s")
     print(f"craft demo: {kept} images passed automatic and human filtering")
+    if trained:
+        print(
+            f"  checkpoint:    {settings.storage_uri}/checkpoints/ (diffusers layout, model card)"
+        )
     print(
         "craft demo: warning checks are expected on the sample set, which has images for only "
         "a few entities per category"
@@ -132,7 +155,7 @@ def _quiet_model_loading() -> None:
     hf_logging.set_verbosity_error()
 
 
-def _observe(job_name: str, instance: DagsterInstance) -> bool:
+def _run_once(job_name: str, instance: DagsterInstance) -> bool:
     result = defs.resolve_job_def(job_name).execute_in_process(instance=instance, run_config=QUIET)
     if not result.success:
         print(f"craft demo: {job_name} failed", file=sys.stderr)

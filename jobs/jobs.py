@@ -2,18 +2,21 @@
 
 from dagster import AssetSelection, define_asset_job
 
+# The fan-in end of the graph: one run over every category's shards.
+TRAINING = AssetSelection.assets("training_dataset").downstream()
+
 # Everything partitioned by category, with its checks: the job a backfill runs.
 category_job = define_asset_job(
     "category_job",
-    selection=AssetSelection.all(),
+    selection=AssetSelection.all() - TRAINING,
     description="Materialise every category-partitioned asset (and run its checks) for a category.",
 )
 
 # Up to the review hand-off: collect, score, and write the review tasks.
-AFTER_REVIEW = AssetSelection.assets("filtered_images").downstream()
+AFTER_REVIEW = AssetSelection.assets("filtered_images").downstream() - TRAINING
 score_job = define_asset_job(
     "score_job",
-    selection=AssetSelection.all() - AFTER_REVIEW,
+    selection=AssetSelection.all() - AFTER_REVIEW - TRAINING,
     description="Collect and score a category, and write its review tasks for people.",
 )
 
@@ -22,6 +25,12 @@ filter_job = define_asset_job(
     "filter_job",
     selection=AFTER_REVIEW,
     description="Apply the review decisions of a category, then caption and translate it.",
+)
+
+train_job = define_asset_job(
+    "train_job",
+    selection=TRAINING,
+    description="Gather every category's shards into the training set and fine-tune on it.",
 )
 
 # Observing the pack records one data version per category; it takes no partition key.

@@ -404,3 +404,99 @@ def tiny_marian(seed: int = 0) -> Path:
         tokenizer.save_pretrained(folder)
 
     return _built("marian", recipe, build)
+
+
+KANDINSKY3_TEXT_MAX_LENGTH = 128
+"""Tokens per caption of the tiny Kandinsky 3: what ``Kandinsky3Pipeline`` pads prompts to."""
+
+
+def tiny_kandinsky3(seed: int = 0) -> Path:
+    """A folder holding a tiny random Kandinsky 3 in diffusers' pipeline layout.
+
+    ``model_index.json`` plus the five subfolders ``Kandinsky3Pipeline.from_pretrained`` reads,
+    at toy size and of the real classes: ``unet/`` a ``Kandinsky3UNet`` (four levels like the
+    real one, so latents must divide by 8; widths 16-32, two blocks per level), ``text_encoder/``
+    a 2-layer gated-GELU ``T5EncoderModel`` of width 32 (Flan-UL2's family), ``tokenizer/`` the
+    character tokenizer padded to 128 tokens, ``movq/`` a spatially normalised ``VQModel`` with
+    four levels (8x downsampling, as MoVQ: 64x64 images give 8x8 latents) and ``scheduler/`` a
+    1000-step linear ``DDPMScheduler`` predicting the noise. Each part also loads alone with
+    ``from_pretrained(folder, subfolder=...)``, the path the trainer takes for the real model.
+    About 2 MB.
+    """
+    import diffusers
+
+    recipe = {
+        "kind": "kandinsky3",
+        "seed": seed,
+        "max_length": KANDINSKY3_TEXT_MAX_LENGTH,
+        "diffusers": diffusers.__version__,
+    }
+
+    def build(folder: Path) -> None:
+        from diffusers import DDPMScheduler, Kandinsky3Pipeline, Kandinsky3UNet, VQModel
+        from transformers import T5Config, T5EncoderModel
+
+        tokenizer = tiny_tokenizer(max_length=KANDINSKY3_TEXT_MAX_LENGTH)
+        _seeded(seed)
+        text_encoder = T5EncoderModel(
+            T5Config(
+                vocab_size=len(tokenizer),
+                d_model=32,
+                d_kv=8,
+                d_ff=64,
+                num_layers=2,
+                num_heads=4,
+                relative_attention_num_buckets=8,
+                feed_forward_proj="gated-gelu",
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+                decoder_start_token_id=tokenizer.pad_token_id,
+            )
+        ).eval()
+        unet = Kandinsky3UNet(
+            in_channels=4,
+            time_embedding_dim=32,
+            groups=4,
+            attention_head_dim=8,
+            layers_per_block=2,  # the up blocks need two: one alone never reaches out_channels
+            block_out_channels=(16, 32, 32, 32),
+            cross_attention_dim=32,
+            encoder_hid_dim=32,
+        )
+        movq = VQModel(
+            in_channels=3,
+            out_channels=3,
+            down_block_types=("DownEncoderBlock2D",) * 3 + ("AttnDownEncoderBlock2D",),
+            up_block_types=("AttnUpDecoderBlock2D",) + ("UpDecoderBlock2D",) * 3,
+            # SpatialNorm (the decoder's MoVQ normalisation) always uses 32 groups.
+            block_out_channels=(32, 32, 32, 32),
+            layers_per_block=1,
+            latent_channels=4,
+            vq_embed_dim=4,
+            num_vq_embeddings=64,
+            norm_num_groups=8,
+            norm_type="spatial",
+            sample_size=64,
+        ).eval()
+        # Kandinsky 3's own schedule: 1000 linear betas from 1e-4 to 0.02, noise prediction.
+        scheduler = DDPMScheduler(
+            num_train_timesteps=1000,
+            beta_schedule="linear",
+            beta_start=0.0001,
+            beta_end=0.02,
+            clip_sample=False,
+            prediction_type="epsilon",
+        )
+        pipeline = Kandinsky3Pipeline(
+            tokenizer=tokenizer,
+            text_encoder=text_encoder,
+            unet=unet,
+            scheduler=scheduler,
+            movq=movq,
+        )
+        pipeline.save_pretrained(folder)
+        # ``_built`` takes a top-level config.json as the mark of a complete folder; a pipeline
+        # has model_index.json instead, so the recipe is written there too (diffusers ignores it).
+        (folder / "config.json").write_text(json.dumps(recipe, sort_keys=True, indent=2))
+
+    return _built("kandinsky3", recipe, build)
