@@ -132,6 +132,10 @@ def main() -> int:
     print(f"  tables:        {settings.storage_uri}/<asset>/<category>/part-00000.parquet")
     print(f"  images:        {settings.storage_uri}/blobs/sha256/")
     print(f"  review tasks:  {settings.storage_uri}/review_tasks/ (Label Studio import JSON)")
+    if trained:
+        print(
+            f"  checkpoint:    {settings.storage_uri}/checkpoints/ (diffusers layout, model card)"
+        )
     print(f"  Dagster runs:  DAGSTER_HOME={home}")
     print("  look at them:  make ui   (dagster dev on http://127.0.0.1:3000)")
     if failed:
