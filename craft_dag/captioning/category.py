@@ -23,7 +23,7 @@ from craft_dag.captioning.choose import (
 from craft_dag.captioning.cleanup import clean_caption
 from craft_dag.captioning.lint import lint_captions
 from craft_dag.captioning.rules import CaptionRules
-from craft_dag.curation.filtering import FILTERED
+from craft_dag.curation.filtering import FILTERED, IMAGE_FIELDS
 from craft_dag.curation.score import colour_image
 from craft_dag.imaging.decode import ImageRejected
 from craft_dag.review.decisions import RowProblem
@@ -34,12 +34,7 @@ AUTO_LANGUAGE = "en"  # the captioners are prompted, and answer, in English
 
 CAPTIONS_SCHEMA = pa.schema(
     [
-        ("image_id", pa.string()),
-        ("entity_id", pa.string()),
-        ("category", pa.string()),
-        ("blob_key", pa.string()),
-        ("width", pa.int32()),
-        ("height", pa.int32()),
+        *IMAGE_FIELDS,
         ("human_caption", pa.string()),
         ("human_author", pa.string()),
         ("human_source", pa.string()),  # review | csv | ""

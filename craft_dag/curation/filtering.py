@@ -20,14 +20,19 @@ import pyarrow as pa
 
 FILTERED = "filtered_images"
 
+# The columns every table of kept images starts with (filtered, captions, translations).
+IMAGE_FIELDS: list[tuple[str, pa.DataType]] = [
+    ("image_id", pa.string()),
+    ("entity_id", pa.string()),
+    ("category", pa.string()),
+    ("blob_key", pa.string()),
+    ("width", pa.int32()),
+    ("height", pa.int32()),
+]
+
 FILTERED_SCHEMA = pa.schema(
     [
-        ("image_id", pa.string()),
-        ("entity_id", pa.string()),
-        ("category", pa.string()),
-        ("blob_key", pa.string()),
-        ("width", pa.int32()),
-        ("height", pa.int32()),
+        *IMAGE_FIELDS,
         ("format", pa.string()),
         ("source", pa.string()),
         ("url", pa.string()),

@@ -16,20 +16,16 @@ from typing import Any
 import pyarrow as pa
 
 from craft_dag.captioning.category import CAPTIONS
+from craft_dag.curation.filtering import IMAGE_FIELDS
 from craft_dag.storage import Storage
 from craft_dag.translation.memory import TranslationMemory
-from craft_dag.translation.translator import GlossaryTranslation, translate_with_glossary
+from craft_dag.translation.translator import glossary_checked, translate_with_glossary
 
 TRANSLATED = "translated_captions"
 
 TRANSLATED_SCHEMA = pa.schema(
     [
-        ("image_id", pa.string()),
-        ("entity_id", pa.string()),
-        ("category", pa.string()),
-        ("blob_key", pa.string()),
-        ("width", pa.int32()),
-        ("height", pa.int32()),
+        *IMAGE_FIELDS,
         ("caption_source", pa.string()),  # human | auto
         ("caption_native", pa.string()),  # in the pack's source language ("" for auto captions)
         ("caption_en", pa.string()),  # in the target language, after the glossary post-edit
@@ -90,7 +86,7 @@ def translate_category(
         log(f"translation memory: {len(remembered)} of {len(native)} captions")
     started = time.perf_counter()
     translated = {
-        key: _from_memory(source_row["caption"], remembered[key].translation, matcher)
+        key: glossary_checked(source_row["caption"], remembered[key].translation, matcher)
         for source_row in native
         if (key := (source_row["image_id"], source_row["entity_id"])) in remembered
     }
@@ -169,19 +165,6 @@ def translate_category(
     result.table = pa.Table.from_pylist(table_rows, schema=TRANSLATED_SCHEMA)
     store.write_table(TRANSLATED, category, result.table)
     return result
-
-
-def _from_memory(source: str, translation: str, matcher: Any) -> GlossaryTranslation:
-    """A remembered translation through the same glossary post-edit and check as the model's."""
-    enforced = matcher.enforce(source, translation)
-    return GlossaryTranslation(
-        source=source,
-        raw=translation,
-        text=enforced.text,
-        hits=tuple(matcher.find(source)),
-        edits=enforced.edits,
-        misses=enforced.misses,
-    )
 
 
 def side_by_side(rows: Sequence[dict[str, Any]], limit: int = 8) -> list[tuple[str, str, str, str]]:

@@ -110,20 +110,25 @@ def translate_with_glossary(
         raise RuntimeError(
             f"translator {translator.name!r} returned {len(raw)} translations for {len(texts)} texts"
         )
-    results = []
-    for source, translation in zip(texts, raw, strict=True):
-        enforced = glossary.enforce(source, translation)
-        results.append(
-            GlossaryTranslation(
-                source=source,
-                raw=translation,
-                text=enforced.text,
-                hits=tuple(glossary.find(source)),
-                edits=enforced.edits,
-                misses=enforced.misses,
-            )
-        )
-    return results
+    return [
+        glossary_checked(source, translation, glossary)
+        for source, translation in zip(texts, raw, strict=True)
+    ]
+
+
+def glossary_checked(
+    source: str, translation: str, glossary: GlossaryMatcher
+) -> GlossaryTranslation:
+    """One translation (a model's or a person's) post-edited against the glossary and checked."""
+    enforced = glossary.enforce(source, translation)
+    return GlossaryTranslation(
+        source=source,
+        raw=translation,
+        text=enforced.text,
+        hits=tuple(glossary.find(source)),
+        edits=enforced.edits,
+        misses=enforced.misses,
+    )
 
 
 def language_name(code: str) -> str:
