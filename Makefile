@@ -14,6 +14,8 @@ TORCH_VERSION := 2.13.0
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 PYTEST_ARGS ?=
 TESSERACT_PACKAGES := tesseract-ocr tesseract-ocr-rus tesseract-ocr-eng
+# The side-by-side kit's browser test drives Debian's headless Chromium (with Playwright).
+CHROMIUM_PACKAGES := chromium
 
 export CRAFT_HOME ?= $(CURDIR)/.craft
 export DAGSTER_HOME ?= $(CRAFT_HOME)/dagster_home
@@ -40,6 +42,15 @@ $(STAMP): pyproject.toml constraints.txt
 		|| { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(TESSERACT_PACKAGES) >/dev/null; }; \
 	else \
 		echo "setup: Tesseract with Russian and English data is missing: install $(TESSERACT_PACKAGES) (e.g. sudo apt-get install $(TESSERACT_PACKAGES))"; \
+	fi
+	@# The evaluation kit's browser test needs Chromium, installed the same way.
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "setup: installing $(CHROMIUM_PACKAGES) with apt-get"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(CHROMIUM_PACKAGES) >/dev/null \
+		|| { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(CHROMIUM_PACKAGES) >/dev/null; }; \
+	else \
+		echo "setup: Chromium is missing (the kit's browser test fails without it): install $(CHROMIUM_PACKAGES) (e.g. sudo apt-get install $(CHROMIUM_PACKAGES)), or set CRAFT_SKIP_BROWSER=1"; \
 	fi
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \

@@ -184,10 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
     score.set_defaults(func=_images_score)
 
     from craft_dag.captioning.lint_cli import register as register_captions
+    from craft_dag.evaluation.sbs_cli import register as register_sbs
     from craft_dag.translation.cli import register as register_glossary
 
     register_captions(commands)
     register_glossary(commands)
+    register_sbs(commands)
     return parser
 
 

@@ -12,12 +12,15 @@ from craft_dag.assets.captioning import captioning_assets, captioning_checks
 from craft_dag.assets.catalog import catalog_assets, catalog_checks
 from craft_dag.assets.collection import collection_assets, collection_checks
 from craft_dag.assets.curation import curation_assets, curation_checks
+from craft_dag.assets.evaluation import evaluation_assets, evaluation_checks
 from craft_dag.assets.training import training_assets, training_checks
 from craft_dag.jobs.jobs import (
     category_job,
     filter_job,
     observe_pack_job,
     observe_review_job,
+    observe_votes_job,
+    report_job,
     score_job,
     train_job,
 )
@@ -77,6 +80,7 @@ defs = Definitions(
         *curation_assets,
         *captioning_assets,
         *training_assets,
+        *evaluation_assets,
     ],
     asset_checks=[
         *catalog_checks,
@@ -84,8 +88,18 @@ defs = Definitions(
         *curation_checks,
         *captioning_checks,
         *training_checks,
+        *evaluation_checks,
     ],
-    jobs=[category_job, score_job, filter_job, train_job, observe_pack_job, observe_review_job],
+    jobs=[
+        category_job,
+        score_job,
+        filter_job,
+        train_job,
+        report_job,
+        observe_pack_job,
+        observe_review_job,
+        observe_votes_job,
+    ],
     resources={
         "pack": CulturePackResource(path=str(settings.pack_path)),
         "storage": StorageResource(base_uri=settings.storage_uri),

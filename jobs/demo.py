@@ -6,6 +6,7 @@ project-local folder), so ``dagster dev`` shows them afterwards. Each category i
 backfill of one process per step.
 """
 
+import json
 import os
 import sys
 import time
@@ -27,6 +28,8 @@ from craft_dag.curation.sample_review import (  # noqa: E402
     write_sample_review,
 )
 from craft_dag.definitions import defs, settings  # noqa: E402
+from craft_dag.evaluation.sample_votes import sample_votes  # noqa: E402
+from craft_dag.evaluation.sbs_io import write_votes  # noqa: E402
 from craft_dag.jobs.partitions import category_partitions  # noqa: E402
 from craft_dag.storage import Storage  # noqa: E402
 
@@ -115,16 +118,21 @@ def main() -> int:
         if not _run_once("train_job", instance):
             failed[("all", "train_job")] = []
         trained = ("all", "train_job") not in failed
+    if trained:
+        pairs = json.loads(store.read_file(("evaluation", "kits", "pairs.json")))
+        write_votes(store, sample_votes(pairs))
+        print(
+            f"craft demo: side by side: {len(pairs)} pairs in a kit for two assessors; "
+            "sample votes stand in for theirs"
+        )
+        if not (_run_once("observe_votes_job", instance) and _run_once("report_job", instance)):
+            failed[("all", "report_job")] = []
     elapsed = time.perf_counter() - started
     home = os.environ.get("DAGSTER_HOME", "(a temporary instance)")
     ok = len({k for k in keys} - {k for k, _ in failed})
     print()
     print(f"craft demo: {ok}/{len(keys)} categories materialised in {elapsed:.1f} s")
     print(f"craft demo: {kept} images passed automatic and human filtering")
-    if trained:
-        print(
-            f"  checkpoint:    {settings.storage_uri}/checkpoints/ (diffusers layout, model card)"
-        )
     print(
         "craft demo: warning checks are expected on the sample set, which has images for only "
         "a few entities per category"
@@ -136,6 +144,7 @@ def main() -> int:
         print(
             f"  checkpoint:    {settings.storage_uri}/checkpoints/ (diffusers layout, model card)"
         )
+        print(f"  evaluation:    {settings.storage_uri}/evaluation/ (kits/, votes/, report/)")
     print(f"  Dagster runs:  DAGSTER_HOME={home}")
     print("  look at them:  make ui   (dagster dev on http://127.0.0.1:3000)")
     if failed:
