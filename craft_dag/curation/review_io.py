@@ -11,7 +11,6 @@ A new export is a new file in its category's folder; the ``review_decisions`` so
 hashes the folder's files, so exactly that category's downstream turns stale.
 """
 
-import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,11 +33,7 @@ def export_files(store: Storage, category: str) -> list[str]:
 
 def exports_fingerprint(store: Storage, category: str) -> str:
     """A hash of the category's export files (names and bytes): its data version."""
-    digest = hashlib.sha256()
-    for name in export_files(store, category):
-        digest.update(name.encode() + b"\0")
-        digest.update(hashlib.sha256(store.read_file((EXPORTS, category, name))).digest())
-    return digest.hexdigest()[:16]
+    return store.fingerprint((EXPORTS, category), export_files(store, category))
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ A new votes file is a new version of the ``sbs_votes`` source asset, which marks
 stale.
 """
 
-import hashlib
 import json
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -71,11 +70,7 @@ def vote_files(store: Storage) -> list[str]:
 
 def votes_fingerprint(store: Storage) -> str:
     """A hash of the votes files (names and bytes): the ``sbs_votes`` data version."""
-    digest = hashlib.sha256()
-    for name in vote_files(store):
-        digest.update(name.encode() + b"\0")
-        digest.update(hashlib.sha256(store.read_file((FOLDER, VOTES, name))).digest())
-    return digest.hexdigest()[:16]
+    return store.fingerprint((FOLDER, VOTES), vote_files(store))
 
 
 def write_votes(store: Storage, exports: Sequence[Mapping[str, Any]]) -> list[str]:

@@ -20,6 +20,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from craft_dag.storage import Storage
+from craft_dag.training.data import REQUIRED_COLUMNS
 
 # (caption, ground, shape colour, shape, width, height, repeat weight)
 IMAGES = [
@@ -67,21 +68,7 @@ class TinyDataset:
 def write_dataset(folder: Path, images: list[tuple] = IMAGES) -> TinyDataset:
     """Store ``images`` under ``folder/storage``, their table in ``folder/train.parquet``."""
     store = Storage(str(folder / "storage"))
-    rows: dict[str, list] = {
-        k: []
-        for k in (
-            "sample_id",
-            "image_id",
-            "entity_id",
-            "category",
-            "blob_key",
-            "caption_en",
-            "caption_native",
-            "width",
-            "height",
-            "repeat_weight",
-        )
-    }
+    rows: dict[str, list] = {k: [] for k in REQUIRED_COLUMNS}
     for index, (caption, ground, colour, shape, width, height, weight) in enumerate(images):
         digest = store.put_blob(draw(ground, colour, shape, width, height))
         rows["sample_id"].append(f"s{index:02d}")
