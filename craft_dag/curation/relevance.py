@@ -127,7 +127,7 @@ class TransformersRelevanceScorer:
                 self.failures += 1
                 rgb.append(None)
         readable = [image for image in rgb if image is not None]
-        embeddings = iter(self._encode_images(readable) if readable else [])
+        embeddings = iter(self.embed_images(readable) if readable else [])
         results: list[float] = []
         for image, entry in zip(rgb, texts, strict=True):
             if image is None:
@@ -146,7 +146,8 @@ class TransformersRelevanceScorer:
             results.append(value)
         return results
 
-    def _encode_images(self, images: list[Image.Image]):  # -> torch.Tensor (n, dim)
+    def embed_images(self, images: list[Image.Image]):  # -> torch.Tensor (n, dim)
+        """L2-normalised image embeddings of RGB images (the evaluation's diversity uses them)."""
         torch = self._torch
         inputs = self._processor(images=images, return_tensors="pt").to(self.device)
         with torch.inference_mode():

@@ -16,8 +16,7 @@ Then per category and overall, per metric and language, tuned against base: the 
 per-prompt difference with a bootstrap interval from resampling prompts.
 
 The scorer is anything with ``score(images, texts)`` (``RelevanceScorer``) and, for diversity,
-an image embedding: ``embed_images(images)`` when it has one, else the
-``TransformersRelevanceScorer``'s own image encoder.
+its image embedding, ``embed_images(images)`` (``TransformersRelevanceScorer`` has one).
 """
 
 from __future__ import annotations
@@ -96,9 +95,7 @@ def image_embeddings(scorer: Any, images: Sequence[Image.Image]) -> np.ndarray:
     """L2-normalised image embeddings (n, dim) from the scorer's image tower."""
     if not images:
         return np.zeros((0, 0))
-    embed = getattr(scorer, "embed_images", None)
-    if embed is None:
-        embed = scorer._encode_images  # TransformersRelevanceScorer's image tower
+    embed = scorer.embed_images
     batch = int(getattr(scorer, "batch_size", 16))
     parts = []
     for start in range(0, len(images), batch):
