@@ -5,10 +5,13 @@ from dagster import (
     AssetCheckResult,
     AssetExecutionContext,
     Config,
+    DataVersion,
+    DataVersionsByPartition,
     MaterializeResult,
     MetadataValue,
     asset,
     asset_check,
+    observable_source_asset,
 )
 from pydantic import Field
 
@@ -21,7 +24,7 @@ from craft_dag.jobs.partitions import category_partitions
 from craft_dag.resources import CulturePackResource, StorageResource
 from craft_dag.resources.captioning import CaptionerResource, TranslatorResource
 from craft_dag.translation.category import TRANSLATED, side_by_side, translate_category
-from craft_dag.translation.memory import load_memory
+from craft_dag.translation.memory import MEMORY, load_memory, memory_fingerprint
 
 GROUP = "captioning"
 
@@ -137,9 +140,27 @@ def captions_follow_guidelines(
     )
 
 
+@observable_source_asset(
+    partitions_def=category_partitions,
+    group_name=GROUP,
+    description=(
+        f"People's English versions of captions per category: CSV files under {MEMORY}/<category>/ "
+        "in storage, used before any machine translation. A new file marks exactly its "
+        "category's translations as changed."
+    ),
+)
+def translation_memory(
+    pack: CulturePackResource, storage: StorageResource
+) -> DataVersionsByPartition:
+    store = storage.client()
+    return DataVersionsByPartition(
+        {cid: DataVersion(memory_fingerprint(store, cid)) for cid in pack.load().category_ids}
+    )
+
+
 @asset(
     partitions_def=category_partitions,
-    deps=[captions],
+    deps=[captions, translation_memory],
     group_name=GROUP,
     code_version="1",
     kinds={"parquet"},
@@ -252,7 +273,7 @@ def translated_in_target_language(
     )
 
 
-captioning_assets = [captions, translated_captions]
+captioning_assets = [captions, translation_memory, translated_captions]
 captioning_checks = [
     captions_follow_guidelines,
     translated_glossary_clean,

@@ -23,7 +23,10 @@ from craft_dag.jobs.jobs import (
     report_job,
     score_job,
     train_job,
+    translate_job,
 )
+from craft_dag.jobs.schedules import schedules
+from craft_dag.jobs.sensors import export_sensors, failure_webhook_sensor
 from craft_dag.resources import (
     CulturePackResource,
     DownloaderResource,
@@ -95,10 +98,21 @@ defs = Definitions(
         score_job,
         filter_job,
         train_job,
+        translate_job,
         report_job,
         observe_pack_job,
         observe_review_job,
         observe_votes_job,
+    ],
+    schedules=schedules,
+    sensors=[
+        *export_sensors,
+        # Only where a webhook is configured: a sensor that posts nowhere would just tick.
+        *(
+            [failure_webhook_sensor(settings.alert_webhook, settings.ui_url)]
+            if settings.alert_webhook
+            else []
+        ),
     ],
     resources={
         "pack": CulturePackResource(path=str(settings.pack_path)),

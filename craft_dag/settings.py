@@ -26,6 +26,8 @@ class Settings:
     contact: str = "https://github.com/craft-dag/craft_dag"  # in the User-Agent
     sample_images: bool = False  # images_root is the demo's generated sample set
     home: str = ".craft"  # project-local folder: storage, the demo's instance, training runs
+    alert_webhook: str = ""  # a failed run is posted here (Slack-style JSON) when set
+    ui_url: str = ""  # the webserver's address, for links in alerts
 
     @property
     def builds_sample_images(self) -> bool:
@@ -57,4 +59,6 @@ class Settings:
             contact=env.get("CRAFT_CONTACT") or cls.contact,
             sample_images=not env.get("CRAFT_IMAGES_ROOT"),
             home=str(home),
+            alert_webhook=env.get("CRAFT_ALERT_WEBHOOK", ""),
+            ui_url=env.get("CRAFT_UI_URL", ""),
         )

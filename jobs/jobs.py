@@ -29,6 +29,15 @@ filter_job = define_asset_job(
     description="Apply the review decisions of a category, then caption and translate it.",
 )
 
+# After the translators: re-translate a category with its new human translations.
+AFTER_TRANSLATION = AssetSelection.assets("translated_captions").downstream() - FAN_IN
+translate_job = define_asset_job(
+    "translate_job",
+    selection=AFTER_TRANSLATION,
+    description="Translate a category's captions again (its translation memory changed), and "
+    "rebuild its training shards.",
+)
+
 train_job = define_asset_job(
     "train_job",
     selection=TRAINING,
@@ -58,6 +67,7 @@ observe_pack_job = define_asset_job(
 
 observe_review_job = define_asset_job(
     "observe_review_job",
-    selection=AssetSelection.assets("review_decisions"),
-    description="Observe the review exports in storage and record a data version per category.",
+    selection=AssetSelection.assets("review_decisions", "translation_memory"),
+    description="Observe the review exports and the translation memory in storage, and record a "
+    "data version per category.",
 )

@@ -73,9 +73,19 @@ class TranslationMemory:
         return cls(entries), problems
 
 
+def memory_files(store: Storage, category: str) -> list[str]:
+    """The memory's CSV files of a category, sorted by name."""
+    return [n for n in store.list_files(MEMORY, category) if n.endswith(".csv")]
+
+
+def memory_fingerprint(store: Storage, category: str) -> str:
+    """A hash of the category's memory files (names and bytes): its data version."""
+    return store.fingerprint((MEMORY, category), memory_files(store, category))
+
+
 def load_memory(store: Storage, category: str) -> tuple[TranslationMemory, list[RowProblem]]:
     """Every CSV under ``translation_memory/<category>/``, in name order."""
-    names = [n for n in store.list_files(MEMORY, category) if n.endswith(".csv")]
+    names = memory_files(store, category)
     return TranslationMemory.from_csv(
         (f"{MEMORY}/{category}/{n}", store.read_file((MEMORY, category, n))) for n in names
     )

@@ -9,6 +9,7 @@ from dagster import AssetKey, DagsterInstance, Definitions, materialize
 from dagster._core.definitions.data_version import StaleStatus
 from dagster._utils.test.data_versions import get_stale_status_resolver
 
+from craft_dag.assets.captioning import translation_memory
 from craft_dag.assets.catalog import entities, pack_files
 from craft_dag.assets.collection import raw_images
 from craft_dag.assets.curation import (
@@ -177,6 +178,7 @@ def test_a_threshold_edit_and_a_new_export_mark_only_their_category(
             pack_files,
             curation_policy,
             review_decisions,
+            translation_memory,
             entities,
             image_scores,
             filtered_images,
