@@ -18,6 +18,8 @@ from dagster import (
     AssetCheckResult,
     AssetExecutionContext,
     AssetKey,
+    AssetSelection,
+    AutomationCondition,
     Config,
     DataVersion,
     Failure,
@@ -319,6 +321,9 @@ class SbsReportConfig(Config):
 @asset(
     deps=[sbs_kits, sbs_votes],
     group_name=GROUP,
+    # Re-rendered whenever new votes are observed (jobs/sensors.py); a new kit alone waits for
+    # its votes, since old votes do not describe its pairs.
+    automation_condition=AutomationCondition.eager().ignore(AssetSelection.assets("sbs_kits")),
     kinds={"markdown"},
     description=(
         "Win / tie / loss of the tuned model against the base, overall and per category and "

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from dagster import (
     AssetKey,
     AssetObservation,
+    AssetSelection,
+    AutomationConditionSensorDefinition,
     DagsterInstance,
     DefaultSensorStatus,
     RunFailureSensorContext,
@@ -36,7 +38,7 @@ from craft_dag.alerts import RunFailure, failure_payload, post_webhook
 from craft_dag.catalog.pack import CulturePack
 from craft_dag.curation.review_io import export_files, exports_fingerprint
 from craft_dag.evaluation.sbs_io import vote_files, votes_fingerprint
-from craft_dag.jobs.jobs import filter_job, report_job, translate_job
+from craft_dag.jobs.jobs import filter_job, translate_job
 from craft_dag.resources import CulturePackResource, StorageResource
 from craft_dag.storage import Storage
 from craft_dag.translation.memory import memory_files, memory_fingerprint
@@ -172,10 +174,12 @@ def pack_sensor(context: SensorEvaluationContext, pack: CulturePackResource) -> 
 
 @sensor(
     name="votes_sensor",
-    job=report_job,
     minimum_interval_seconds=EXPORT_INTERVAL_S,
     default_status=DefaultSensorStatus.RUNNING,
-    description="New side-by-side votes under evaluation/votes/ re-run the report.",
+    description=(
+        "Observes the side-by-side votes under evaluation/votes/; sbs_report's automation "
+        "condition re-renders the report when they change."
+    ),
 )
 def votes_sensor(context: SensorEvaluationContext, storage: StorageResource) -> SensorResult:
     store = storage.client()
@@ -184,10 +188,19 @@ def votes_sensor(context: SensorEvaluationContext, storage: StorageResource) -> 
     version = votes_fingerprint(store)
     if version == recorded_version(context.instance, "sbs_votes"):
         return SensorResult(skip_reason="no new votes")
-    return SensorResult(
-        run_requests=[RunRequest(run_key=f"votes:{version}", tags={TRIGGER_TAG: "votes_sensor"})],
-        asset_events=[observation("sbs_votes", version)],
-    )
+    context.log.info(f"new votes (version {version})")
+    return SensorResult(asset_events=[observation("sbs_votes", version)])
+
+
+# Declarative automation where it fits better than a schedule: the report is cheap and wholly
+# derived from the votes, so it follows them (sbs_report's condition: eager on new votes).
+report_automation = AutomationConditionSensorDefinition(
+    "report_automation",
+    target=AssetSelection.assets("sbs_report"),
+    default_status=DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=EXPORT_INTERVAL_S,
+    description="Evaluates sbs_report's automation condition: a new report after new votes.",
+)
 
 
 def failure_webhook_sensor(url: str, ui_url: str = "") -> SensorDefinition:
@@ -213,4 +226,10 @@ def failure_webhook_sensor(url: str, ui_url: str = "") -> SensorDefinition:
     return _sensor
 
 
-export_sensors = [review_export_sensor, caption_export_sensor, pack_sensor, votes_sensor]
+export_sensors = [
+    review_export_sensor,
+    caption_export_sensor,
+    pack_sensor,
+    votes_sensor,
+    report_automation,
+]

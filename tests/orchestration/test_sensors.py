@@ -11,16 +11,20 @@ from typing import ClassVar
 import pytest
 from dagster import (
     AssetKey,
+    AssetMaterialization,
     DagsterInstance,
     DagsterRunStatus,
+    Definitions,
     SensorDefinition,
     build_run_status_sensor_context,
     build_sensor_context,
+    evaluate_automation_conditions,
     job,
     op,
 )
 
 from craft_dag.alerts import RunFailure, WebhookError, failure_payload, post_webhook
+from craft_dag.assets.evaluation import sbs_kits, sbs_report, sbs_votes
 from craft_dag.curation.review_io import EXPORTS
 from craft_dag.definitions import defs
 from craft_dag.evaluation.sbs_io import FOLDER as EVALUATION
@@ -29,6 +33,7 @@ from craft_dag.jobs.sensors import (
     caption_export_sensor,
     failure_webhook_sensor,
     recorded_version,
+    report_automation,
     review_export_sensor,
     votes_sensor,
 )
@@ -92,15 +97,37 @@ def test_a_new_export_runs_its_job_for_exactly_its_category(
     assert again.partition_key == "cartoons" and again.run_key != request.run_key
 
 
-def test_new_votes_rerun_the_report(tmp_path: Path, ru_pack_copy: Path) -> None:
+def test_new_votes_rerender_the_report_and_a_new_kit_alone_does_not(
+    tmp_path: Path, ru_pack_copy: Path
+) -> None:
     instance = DagsterInstance.ephemeral()
     res = resources(ru_pack_copy, str(tmp_path / "store"))
     store = Storage(str(tmp_path / "store"))
-    assert tick(votes_sensor, instance, res).run_requests == []
+    graph = Definitions(assets=[sbs_kits, sbs_votes, sbs_report], resources=res)
+    for asset in ("sbs_kits", "sbs_report"):  # as a finished evaluation left them
+        instance.report_runless_asset_event(AssetMaterialization(asset))
+
+    def requested(cursor=None):
+        result = evaluate_automation_conditions(defs=graph, instance=instance, cursor=cursor)
+        return result.get_requested_partitions(AssetKey("sbs_report")), result.cursor
+
+    assert tick(votes_sensor, instance, res).asset_events == []  # no votes yet
+    report, cursor = requested()
+    assert report == set()
+
     store.write_file((EVALUATION, "votes", "assessor-1.json"), b"[]")
-    [request] = tick(votes_sensor, instance, res).run_requests
-    assert request.partition_key is None and votes_sensor.job_name == "report_job"
-    assert tick(votes_sensor, instance, res).run_requests == []
+    assert len(tick(votes_sensor, instance, res).asset_events) == 1
+    report, cursor = requested(cursor)
+    assert report == {None}  # the unpartitioned report, once
+    assert tick(votes_sensor, instance, res).asset_events == []  # the same votes
+    report, cursor = requested(cursor)
+    assert report == set()
+
+    # A new kit (a new checkpoint) alone: the old votes do not describe its pairs.
+    instance.report_runless_asset_event(AssetMaterialization("sbs_report"))
+    instance.report_runless_asset_event(AssetMaterialization("sbs_kits"))
+    assert requested(cursor)[0] == set()
+    assert report_automation.name in {s.name for s in defs.get_repository_def().sensor_defs}
 
 
 class _Hook(BaseHTTPRequestHandler):
@@ -190,5 +217,5 @@ def test_a_long_error_is_cut_and_the_message_reads_without_a_ui() -> None:
 
 def test_asset_jobs_named_by_the_sensors_exist() -> None:
     repo = defs.get_repository_def()
-    for sensor in (review_export_sensor, caption_export_sensor, votes_sensor):
+    for sensor in (review_export_sensor, caption_export_sensor):
         assert repo.has_job(sensor.job_name)
