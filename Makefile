@@ -1,6 +1,8 @@
 # craft_dag: two commands on a fresh machine.
 #   make demo   set up .venv, then materialise every asset, every category (tiny profile)
 #   make test   set up .venv, then lint, validate the code location and run the test suite
+#   make checks materialise the whole graph in a fresh instance and report every asset check
+#               (CI runs it after make test; a failing blocking check fails the build)
 # Both create the project-local virtualenv on first use; nothing needs doing by hand first.
 
 PYTHON ?= python3
@@ -16,12 +18,14 @@ PYTEST_ARGS ?=
 TESSERACT_PACKAGES := tesseract-ocr tesseract-ocr-rus tesseract-ocr-eng
 # The side-by-side kit's browser test drives Debian's headless Chromium (with Playwright).
 CHROMIUM_PACKAGES := chromium
+# The cluster instance's tests start a throw-away PostgreSQL server (Debian's, as a non-root user).
+POSTGRES_PACKAGES := postgresql
 
 export CRAFT_HOME ?= $(CURDIR)/.craft
 export DAGSTER_HOME ?= $(CRAFT_HOME)/dagster_home
 export CRAFT_PROFILE ?= tiny
 
-.PHONY: demo test lint ui validate-pack bench clean setup
+.PHONY: demo test checks lint ui validate-pack bench clean setup
 
 # The Label Studio server the review round-trip tests start. It lives in its own virtualenv:
 # its Django stack pins packages that must not touch the project's environment.
@@ -51,6 +55,15 @@ $(STAMP): pyproject.toml constraints.txt
 		|| { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(CHROMIUM_PACKAGES) >/dev/null; }; \
 	else \
 		echo "setup: Chromium is missing (the kit's browser test fails without it): install $(CHROMIUM_PACKAGES) (e.g. sudo apt-get install $(CHROMIUM_PACKAGES)), or set CRAFT_SKIP_BROWSER=1"; \
+	fi
+	@# The cluster instance's tests need PostgreSQL's server binaries (initdb, pg_ctl), the same way.
+	@if [ "$${CRAFT_SKIP_POSTGRES:-0}" = 1 ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "setup: installing $(POSTGRES_PACKAGES) with apt-get"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(POSTGRES_PACKAGES) >/dev/null \
+		|| { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(POSTGRES_PACKAGES) >/dev/null; }; \
+	else \
+		echo "setup: the PostgreSQL server is missing (the cluster instance's tests skip without it): install $(POSTGRES_PACKAGES) (e.g. sudo apt-get install $(POSTGRES_PACKAGES)), or set CRAFT_SKIP_POSTGRES=1"; \
 	fi
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
@@ -83,6 +96,14 @@ test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml $(LS_STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/dagster definitions validate -m craft_dag.definitions
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# A fresh CRAFT_HOME and instance each time, so the report shows this run's checks only.
+CHECKS_HOME := $(CURDIR)/.craft/checks
+checks: $(STAMP)
+	@rm -rf $(CHECKS_HOME) && mkdir -p $(CHECKS_HOME)/dagster_home
+	@cp deploy/local/dagster.yaml $(CHECKS_HOME)/dagster_home/dagster.yaml
+	CRAFT_HOME=$(CHECKS_HOME) DAGSTER_HOME=$(CHECKS_HOME)/dagster_home CRAFT_PROFILE=tiny \
+		$(BIN)/python -m craft_dag.jobs.ci_checks --markdown test-artifacts/asset-checks.md
 
 ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

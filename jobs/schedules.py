@@ -9,6 +9,7 @@ what depends on them, so an edit to one category re-materialises that category a
 """
 
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 
 from dagster import (
     AssetKey,
@@ -31,6 +32,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition,
 )
 from dagster._time import get_current_datetime
+from dagster_shared.check import CheckError
 
 from craft_dag.jobs.jobs import category_job
 from craft_dag.jobs.partitions import category_partitions
@@ -89,6 +91,14 @@ def outdated_partitions(
     return out
 
 
+def tick_time(context: ScheduleEvaluationContext) -> datetime:
+    """The tick's scheduled time; now, for a context built without one (a script, a test)."""
+    try:
+        return context.scheduled_execution_time
+    except CheckError:
+        return get_current_datetime()
+
+
 def _describe(outdated: dict[AssetKey, StaleStatus]) -> str:
     by_status: dict[str, list[str]] = {}
     for key, status in sorted(outdated.items()):
@@ -126,7 +136,7 @@ def incremental_schedule(
         if not outdated:
             yield SkipReason("every category partition is up to date")
             return
-        tick = context.scheduled_execution_time or get_current_datetime()
+        tick = tick_time(context)
         for partition, statuses in outdated.items():
             reason = _describe(statuses)
             context.log.info(f"{partition}: {reason}")
@@ -156,7 +166,7 @@ nightly_incremental = incremental_schedule(category_job)
     description="Every Sunday, re-materialise every category partition (off by default).",
 )
 def weekly_full_refresh(context: ScheduleEvaluationContext) -> Iterator[RunRequest]:
-    tick = context.scheduled_execution_time or get_current_datetime()
+    tick = tick_time(context)
     for partition in category_partitions.get_partition_keys():
         yield RunRequest(partition_key=partition, run_key=f"weekly:{tick:%Y-%m-%d}:{partition}")
 

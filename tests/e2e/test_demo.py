@@ -1,5 +1,6 @@
 """The demo entry point, end to end, in a subprocess: a fresh Dagster instance, a small pack."""
 
+import json
 import os
 import subprocess
 import sys
@@ -8,17 +9,31 @@ from pathlib import Path
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from craft_dag.storage import Storage
-from tests.conftest import MINI_PACK
+
+REPO = Path(__file__).resolve().parents[2]
 
 
-def test_demo_materialises_every_category_and_records_runs(tmp_path: Path) -> None:
+def tick_nightly(env: dict[str, str]) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.e2e.tick_nightly"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_demo_materialises_every_category_and_records_runs(tmp_path: Path, mini_pack: Path) -> None:
     home = tmp_path / "dagster_home"
     home.mkdir()
     env = {
         **os.environ,
         "DAGSTER_HOME": str(home),
         "CRAFT_HOME": str(tmp_path / "craft"),
-        "CRAFT_PACK": str(MINI_PACK),
+        "CRAFT_PACK": str(mini_pack),
         "PYTHONWARNINGS": "ignore",
     }
     done = subprocess.run(
@@ -85,3 +100,26 @@ def test_demo_materialises_every_category_and_records_runs(tmp_path: Path) -> No
                 "landmarks",
             ], job
             assert {r.status for r in runs} == {DagsterRunStatus.SUCCESS}
+
+    # The nightly schedule after the demo: nothing to do. After a one-entity edit to the
+    # cuisine file: the pack sensor sees it, and the schedule asks for one run, cuisine's, of
+    # every category-partitioned asset (a new query means new images, so everything after).
+    assert tick_nightly(env) == {
+        "observed": [],
+        "skip": "every category partition is up to date",
+        "runs": {},
+    }
+    cuisine = mini_pack / "entities" / "cuisine.yaml"
+    cuisine.write_text(
+        cuisine.read_text(encoding="utf-8").replace(
+            "      - μουσακάς\n", "      - μουσακάς\n      - μουσακάς σπιτικός\n", 1
+        ),
+        encoding="utf-8",
+    )
+    night = tick_nightly(env)
+    assert night["observed"] == ["pack_files/cuisine"]
+    assert list(night["runs"]) == ["cuisine"]
+    assert night["runs"]["cuisine"][0] == "captions"
+    assert {"entities", "raw_images", "filtered_images", "training_shards"} <= set(
+        night["runs"]["cuisine"]
+    )
