@@ -2,6 +2,7 @@
 
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from dagster import (
     AssetExecutionContext,
@@ -19,9 +20,9 @@ class TrainingLauncherResource(ConfigurableResource):
     """Launches ``craft_dag.training.train`` on this host: one process, or N under torchrun.
 
     The seam for a cluster: the launcher builds the command (``command``), the Pipes client runs
-    it (``pipes_client`` and ``run``). A cluster variant (a Kubernetes or ECS Pipes client, in
-    the operations issue) subclasses this and overrides ``pipes_client`` and ``run`` to start
-    the same command in a pod or task, with its multi-node rendezvous; the asset does not change.
+    it (``pipes_client`` and ``run``). A cluster variant subclasses this and overrides
+    ``pipes_client`` and ``run`` to start the same command elsewhere
+    (``K8sTrainingLauncherResource``: a Kubernetes pod); the asset does not change.
     """
 
     config_path: str = Field(
@@ -85,3 +86,55 @@ class TrainingLauncherResource(ConfigurableResource):
     ) -> PipesClientCompletedInvocation:
         """Run ``command`` in a Pipes session; raises when the trainer exits non-zero."""
         return self.pipes_client().run(context=context, command=list(command), extras=extras)
+
+
+class K8sTrainingLauncherResource(TrainingLauncherResource):
+    """Runs the same trainer command in its own Kubernetes pod, through dagster-k8s Pipes.
+
+    ``PipesK8sClient`` creates the pod, passes the Pipes context in its environment, and reads
+    the trainer's reports from the pod's log (rank 0 writes them to stderr), so logs and metrics
+    reach the run as they do locally. One pod is one node: ``nproc_per_node`` processes under
+    torchrun, e.g. 8 for an 8-GPU node. ``output_root`` must be a volume that this run's pod and
+    the trainer's pod both mount at the same path (ReadWriteMany: NFS, EFS, Filestore), since
+    the asset writes the prompts there and copies the final weights from there. Needs the
+    ``cluster`` extra (dagster-k8s); docs/cluster.md has an example.
+    """
+
+    image: str = Field(
+        description="The trainer's image: the code location's image with CUDA torch (and "
+        "deepspeed for ZeRO), where ``python`` below runs the trainer module."
+    )
+    namespace: str = Field(
+        default="", description="Where the pod runs; empty: the namespace this run is in."
+    )
+    pod_spec: dict[str, Any] = Field(
+        default={},
+        description="Kubernetes PodSpec fields the pod starts from (snake_case or camelCase): "
+        "the first container's GPU limits and volume mounts, volumes, node selector, "
+        "tolerations. Image, command and the Pipes environment are filled in.",
+    )
+    pod_metadata: dict[str, Any] = Field(
+        default={}, description="ObjectMeta fields for the pod (labels, annotations)."
+    )
+
+    def pipes_client(self) -> PipesClient:
+        from dagster_k8s import PipesK8sClient  # the cluster extra; not needed on a laptop
+
+        return PipesK8sClient(env=dict(self.env))
+
+    def pod_arguments(self, command: Sequence[str]) -> dict[str, Any]:
+        """What ``run`` hands ``PipesK8sClient.run`` besides the context (tests read it)."""
+        return {
+            "image": self.image,
+            "command": list(command),
+            "namespace": self.namespace or None,
+            "base_pod_spec": self.pod_spec or None,
+            "base_pod_meta": self.pod_metadata or None,
+        }
+
+    def run(
+        self, context: AssetExecutionContext, command: Sequence[str], extras: dict | None = None
+    ) -> PipesClientCompletedInvocation:
+        return self.pipes_client().run(  # type: ignore[call-arg]
+            context=context, extras=extras, **self.pod_arguments(command)
+        )
