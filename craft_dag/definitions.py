@@ -67,11 +67,11 @@ def model_resources(s: Settings) -> dict[str, object]:
         }
     return {
         # The paper's LLaVA-NeXT 34B through vLLM on GPU nodes; Marian opus-mt for RU->EN;
-        # the two Kandinsky 3.1 stages on every GPU of the host (torchrun).
+        # the two Kandinsky 3.1 stages on CRAFT_GPUS_PER_NODE GPUs of the host (torchrun).
         "captioner": CaptionerResource(backend="vllm"),
         "translator": TranslatorResource(backend="transformers", device="cuda"),
         "training_launcher": TrainingLauncherResource(
-            config_path="kandinsky3", output_root=training_root
+            config_path="kandinsky3", output_root=training_root, nproc_per_node=s.gpus_per_node
         ),
     }
 

@@ -26,6 +26,7 @@ class Settings:
     contact: str = "https://github.com/craft-dag/craft_dag"  # in the User-Agent
     sample_images: bool = False  # images_root is the demo's generated sample set
     home: str = ".craft"  # project-local folder: storage, the demo's instance, training runs
+    gpus_per_node: int = 1  # full profile: trainer processes on the host (torchrun when > 1)
     alert_webhook: str = ""  # a failed run is posted here (Slack-style JSON) when set
     ui_url: str = ""  # the webserver's address, for links in alerts
 
@@ -59,6 +60,16 @@ class Settings:
             contact=env.get("CRAFT_CONTACT") or cls.contact,
             sample_images=not env.get("CRAFT_IMAGES_ROOT"),
             home=str(home),
+            gpus_per_node=_positive_int(env, "CRAFT_GPUS_PER_NODE", 1),
             alert_webhook=env.get("CRAFT_ALERT_WEBHOOK", ""),
             ui_url=env.get("CRAFT_UI_URL", ""),
         )
+
+
+def _positive_int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "")
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{name}={raw!r}: expected a whole number >= 1")
+    return int(raw)

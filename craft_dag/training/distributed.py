@@ -266,8 +266,8 @@ def deepspeed_config(
     """The DeepSpeed config dict for this run: the JSON of ``cfg`` with its ``auto`` filled.
 
     ``cfg.deepspeed_config`` names a JSON file (empty: the shipped ``zero2.json`` or
-    ``zero3.json`` by ``cfg.zero_stage``; a file's own ``zero_optimization.stage`` wins over
-    ``zero_stage``, "auto" takes it). Batch sizes, accumulation, clipping and autocast come from
+    ``zero3.json`` by ``cfg.zero_stage``; a file's own ``zero_optimization.stage`` must agree
+    with ``zero_stage``, which fills it where it is "auto" or absent). Batch sizes, accumulation, clipping and autocast come from
     the arguments; any ``auto`` left unfilled is an error.
     """
     path = Path(cfg.deepspeed_config) if cfg.deepspeed_config else _shipped_config(cfg.zero_stage)

@@ -44,3 +44,21 @@ def test_image_source_settings(tmp_path: Path) -> None:
         Settings.from_env({"CRAFT_IMAGE_SOURCE": "manifest"})
     with pytest.raises(ValueError, match="CRAFT_IMAGE_SOURCE='google'"):
         Settings.from_env({"CRAFT_IMAGE_SOURCE": "google"})
+
+
+def test_operations_settings() -> None:
+    s = Settings.from_env(
+        {
+            "CRAFT_GPUS_PER_NODE": "8",
+            "CRAFT_ALERT_WEBHOOK": "https://hooks.example.org/craft",
+            "CRAFT_UI_URL": "http://dagster.internal:3000",
+        }
+    )
+    assert (s.gpus_per_node, s.alert_webhook, s.ui_url) == (
+        8,
+        "https://hooks.example.org/craft",
+        "http://dagster.internal:3000",
+    )
+    assert Settings.from_env({}).gpus_per_node == 1
+    with pytest.raises(ValueError, match="CRAFT_GPUS_PER_NODE='0'"):
+        Settings.from_env({"CRAFT_GPUS_PER_NODE": "0"})
