@@ -5,18 +5,16 @@ from dagster import (
     AssetCheckResult,
     AssetExecutionContext,
     Config,
-    DataVersion,
-    DataVersionsByPartition,
     MaterializeResult,
     MetadataValue,
     asset,
     asset_check,
-    observable_source_asset,
 )
 from pydantic import Field
 
 from craft_dag import markdown
 from craft_dag.assets.curation import filtered_images
+from craft_dag.assets.exports import storage_export_source
 from craft_dag.assets.metadata import column_schema
 from craft_dag.captioning.category import CAPTIONS, caption_category
 from craft_dag.captioning.choose import POLICIES
@@ -140,22 +138,14 @@ def captions_follow_guidelines(
     )
 
 
-@observable_source_asset(
-    partitions_def=category_partitions,
-    group_name=GROUP,
-    description=(
-        f"People's English versions of captions per category: CSV files under {MEMORY}/<category>/ "
-        "in storage, used before any machine translation. A new file marks exactly its "
-        "category's translations as changed."
-    ),
+translation_memory = storage_export_source(
+    "translation_memory",
+    GROUP,
+    memory_fingerprint,
+    f"People's English versions of captions per category: CSV files under {MEMORY}/<category>/ "
+    "in storage, used before any machine translation. A new file marks exactly its category's "
+    "translations as changed.",
 )
-def translation_memory(
-    pack: CulturePackResource, storage: StorageResource
-) -> DataVersionsByPartition:
-    store = storage.client()
-    return DataVersionsByPartition(
-        {cid: DataVersion(memory_fingerprint(store, cid)) for cid in pack.load().category_ids}
-    )
 
 
 @asset(

@@ -18,6 +18,7 @@ from pydantic import Field
 
 from craft_dag import markdown
 from craft_dag.assets.collection import raw_images
+from craft_dag.assets.exports import storage_export_source
 from craft_dag.assets.metadata import column_schema
 from craft_dag.collection.collect import IMAGES
 from craft_dag.curation.category import score_category
@@ -188,22 +189,14 @@ def review_tasks(
     )
 
 
-@observable_source_asset(
-    partitions_def=category_partitions,
-    group_name=GROUP,
-    description=(
-        "People's keep / reject decisions (and optional captions) per category: Label Studio "
-        "JSON exports or plain CSV files under review_exports/<category>/ in storage. A new "
-        "export marks exactly its category's downstream as changed."
-    ),
+review_decisions = storage_export_source(
+    "review_decisions",
+    GROUP,
+    exports_fingerprint,
+    "People's keep / reject decisions (and optional captions) per category: Label Studio JSON "
+    "exports or plain CSV files under review_exports/<category>/ in storage. A new export marks "
+    "exactly its category's downstream as changed.",
 )
-def review_decisions(
-    pack: CulturePackResource, storage: StorageResource
-) -> DataVersionsByPartition:
-    store = storage.client()
-    return DataVersionsByPartition(
-        {cid: DataVersion(exports_fingerprint(store, cid)) for cid in pack.load().category_ids}
-    )
 
 
 class FilteredImagesConfig(Config):
