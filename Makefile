@@ -131,6 +131,8 @@ bench: $(STAMP) .venv-bench/.installed
 	$(BIN)/python -m bench.bench_captions --out docs/benchmarks.md
 	$(BIN)/python -m bench.bench_translate --out docs/benchmarks.md
 	$(BIN)/python -m bench.bench_train --out docs/benchmarks.md
+	$(BIN)/python -m bench.bench_orchestration --out docs/benchmarks.md
+	$(BIN)/python -m bench.report --stamp docs/benchmarks.md
 
 clean:
 	rm -rf $(CRAFT_HOME) .pytest_cache .ruff_cache

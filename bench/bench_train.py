@@ -43,17 +43,13 @@ from typing import Any
 
 import torch
 
-from bench.report import machine, write_doc
+from bench.report import machine, publish, say
 
 SECTION = "## Training"
 REPO = Path(__file__).resolve().parents[1]
 BATCH = 4
 RESOLUTION = 64
 TIMEOUT_S = 600
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def make_dataset(folder: Path, images: int) -> Any:
@@ -120,7 +116,7 @@ def run_trainer(data: Any, work: Path, name: str, steps: int, backend: str, npro
         "--set=ema.enabled=false",
         f"--set=distributed.backend={backend}",
     ]
-    _say(f"trainer {name}: {shlex.join(cmd[1:])}")
+    say(f"trainer {name}: {shlex.join(cmd[1:])}")
     start = time.perf_counter()
     proc = subprocess.run(
         cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=TIMEOUT_S
@@ -234,10 +230,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench_train_") as tmp:
         work = Path(tmp)
         data = make_dataset(work / "data", args.images)
-        _say("reference loop (diffusers' train_text_to_image shape)")
+        say("reference loop (diffusers' train_text_to_image shape)")
         reference = reference_loop(data, args.steps)
         plain = run_trainer(data, work, "plain", args.steps, "none", 1)
-        _say("loader alone")
+        say("loader alone")
         loader = loader_throughput(data, max(50, args.steps * 2))
         runs = [plain]
         if not args.skip_deepspeed:
@@ -284,9 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         "host with their own gloo traffic, so their scaling is a floor, not a forecast for GPUs.",
     ]
     text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        write_doc(args.out, SECTION, text)
+    publish(text, args.out, SECTION)
     return 0
 
 

@@ -30,13 +30,9 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
-from bench.report import machine, write_doc
+from bench.report import machine, publish, say
 
 SECTION = "## Translation: batched generation"
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 # Builds a detector as quality.default_detector does for ru -> en, times it and its calls.
@@ -139,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         many = translator.translate(texts, settings)
         batched_s.append(time.perf_counter() - start)
         same = same and one == many
-        _say(
+        say(
             f"round {round_ + 1}: one at a time {single_s[-1]:.2f} s, batched {batched_s[-1]:.2f} s"
         )
     costs, memory = _one_off_costs()
@@ -200,10 +196,7 @@ def main(argv: list[str] | None = None) -> int:
             "",
         ]
     )
-    print(text)
-    if args.out:
-        write_doc(args.out, SECTION, text)
-        _say(f"wrote {args.out}")
+    publish(text, args.out, SECTION)
     return 0
 
 

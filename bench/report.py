@@ -1,13 +1,19 @@
 """What every benchmark shares for its report: the machine it ran on, and docs/benchmarks.md.
 
 Each benchmark keeps its own ``## ...`` sections of the Markdown file; ``write_doc`` rewrites one
-section and leaves every other one alone.
+section and leaves every other one alone. ``make bench`` ends with ``python -m bench.report
+--stamp docs/benchmarks.md``, which records, above the sections, when every benchmark last ran
+in one go and on which machine (make stops at the first benchmark that fails, so the line is
+only rewritten after all of them succeeded).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 DOC_HEADER = """# Benchmarks
@@ -16,6 +22,8 @@ The latest figures of every stage's benchmark, each with the command that produc
 machine it ran on. Benchmarks are not tests: re-run a section's command to refresh it. Each stage
 keeps one `## ...` section here; a benchmark's `--out` rewrites only its own section.
 """
+
+STAMP_PREFIX = "Last run of every benchmark in `make bench`, one after another:"
 
 
 def machine() -> dict[str, str]:
@@ -61,3 +69,50 @@ def write_doc(path: Path, heading: str, text: str) -> None:
         new = before + "\n\n" + text.rstrip("\n") + "\n" + ("\n" + after if after else "")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(new.rstrip("\n") + "\n", encoding="utf-8")
+
+
+def say(message: str) -> None:
+    """Progress on stderr, so that stdout holds the report alone."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def publish(text: str, out: Path | None, heading: str) -> None:
+    """Print a benchmark's section, and write it into ``out`` (docs/benchmarks.md) if given."""
+    print(text)
+    if out:
+        write_doc(out, heading, text)
+        say(f"wrote {out}")
+
+
+def stamp_doc(path: Path) -> str:
+    """Write (or replace) the line above the sections that says when ``make bench`` ran."""
+    info = machine()
+    line = (
+        f"{STAMP_PREFIX} {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {info['nproc']} CPUs "
+        f"({info['cpu']}), {info['system']}, Python {info['python']}. Each section's first "
+        "line says when it was measured: a section re-run on its own since, or one that "
+        "`make bench` does not write (the longer URL list), keeps its own date."
+    )
+    old = path.read_text(encoding="utf-8") if path.exists() else DOC_HEADER
+    lines = [x for x in old.splitlines() if not x.startswith(STAMP_PREFIX)]
+    first = next((i for i, x in enumerate(lines) if x.startswith("## ")), len(lines))
+    head = "\n".join(lines[:first]).rstrip("\n")
+    rest = "\n".join(lines[first:])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = head + "\n\n" + line + "\n" + ("\n" + rest if rest else "")
+    path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+    return line
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.report", description="Stamp docs/benchmarks.md after `make bench`."
+    )
+    parser.add_argument("--stamp", type=Path, required=True, help="the Markdown file to stamp")
+    args = parser.parse_args(argv)
+    print(stamp_doc(args.stamp))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
