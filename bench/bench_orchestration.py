@@ -260,12 +260,12 @@ def _schedule_requests(instance: Any) -> tuple[str, list[tuple[str, Any]]]:
     name = "nightly_incremental"
     schedule = defs.resolve_schedule_def(name)
     # A tick as the daemon makes one: with its scheduled time (the schedule reads it).
-    context = build_schedule_context(
+    with build_schedule_context(
         instance=instance,
         scheduled_execution_time=datetime.now(UTC),
         repository_def=defs.get_repository_def(),
-    )
-    data = schedule.evaluate_tick(context)
+    ) as context:
+        data = schedule.evaluate_tick(context)
     return name, [(schedule.job_name, r) for r in data.run_requests or []]
 
 

@@ -29,9 +29,8 @@ def main() -> int:
         )
         for event in sensed.asset_events:
             instance.report_runless_asset_event(event)
-        tick = nightly_incremental.evaluate_tick(
-            build_schedule_context(instance=instance, repository_def=repository)
-        )
+        with build_schedule_context(instance=instance, repository_def=repository) as context:
+            tick = nightly_incremental.evaluate_tick(context)
     print(
         json.dumps(
             {

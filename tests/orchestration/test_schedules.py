@@ -50,12 +50,13 @@ catalog_nightly = incremental_schedule(catalog_job, name="catalog_nightly")
 
 
 def tick_schedule(defs: Definitions, instance: DagsterInstance, when: datetime = NIGHT):
-    context = build_schedule_context(
+    # A context opens the instance again from its reference; closing it ends that.
+    with build_schedule_context(
         instance=instance,
         scheduled_execution_time=when,
         repository_def=defs.get_repository_def(),
-    )
-    return catalog_nightly.evaluate_tick(context)
+    ) as context:
+        return catalog_nightly.evaluate_tick(context)
 
 
 def tick_pack_sensor(defs: Definitions, instance: DagsterInstance) -> list:
@@ -155,10 +156,10 @@ def test_a_stale_step_reruns_it_and_its_downstream_within_the_category_graph() -
 def test_the_weekly_full_refresh_is_off_by_default_and_requests_every_category() -> None:
     assert weekly_full_refresh.default_status == DefaultScheduleStatus.STOPPED
     assert nightly_incremental.default_status == DefaultScheduleStatus.RUNNING
-    context = build_schedule_context(
+    with build_schedule_context(
         scheduled_execution_time=NIGHT, repository_def=shipped.get_repository_def()
-    )
-    requests = weekly_full_refresh.evaluate_tick(context).run_requests
+    ) as context:
+        requests = weekly_full_refresh.evaluate_tick(context).run_requests
     assert [r.partition_key for r in requests] == KEYS
     assert len({r.run_key for r in requests}) == len(KEYS)
 
