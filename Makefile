@@ -63,7 +63,7 @@ $(STAMP): pyproject.toml constraints.txt
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(POSTGRES_PACKAGES) >/dev/null \
 		|| { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(POSTGRES_PACKAGES) >/dev/null; }; \
 	else \
-		echo "setup: the PostgreSQL server is missing (the cluster instance's tests skip without it): install $(POSTGRES_PACKAGES) (e.g. sudo apt-get install $(POSTGRES_PACKAGES)), or set CRAFT_SKIP_POSTGRES=1"; \
+		echo "setup: the PostgreSQL server is missing (the cluster instance's tests fail without it): install $(POSTGRES_PACKAGES) (e.g. sudo apt-get install $(POSTGRES_PACKAGES)), or set CRAFT_SKIP_POSTGRES=1"; \
 	fi
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
