@@ -16,10 +16,30 @@ TORCH_VERSION := 2.13.0
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 PYTEST_ARGS ?=
 TESSERACT_PACKAGES := tesseract-ocr tesseract-ocr-rus tesseract-ocr-eng
-# The side-by-side kit's browser test drives Debian's headless Chromium (with Playwright).
+TESSERACT_CHECK := command -v tesseract >/dev/null 2>&1 && tesseract --list-langs 2>/dev/null | grep -qx rus && tesseract --list-langs 2>/dev/null | grep -qx eng
+TESSERACT_MISSING := Tesseract with Russian and English data is missing
+# The browser tests (the side-by-side kit, the Dagster UI) drive Debian's headless Chromium.
 CHROMIUM_PACKAGES := chromium
+CHROMIUM_CHECK := command -v chromium >/dev/null 2>&1
+CHROMIUM_MISSING := Chromium is missing (the browser tests fail without it)
+CHROMIUM_SKIP := , or set CRAFT_SKIP_BROWSER=1
 # The cluster instance's tests start a throw-away PostgreSQL server (Debian's, as a non-root user).
 POSTGRES_PACKAGES := postgresql
+POSTGRES_CHECK := [ "$${CRAFT_SKIP_POSTGRES:-0}" = 1 ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1
+POSTGRES_MISSING := the PostgreSQL server is missing (the cluster instance's tests fail without it)
+POSTGRES_SKIP := , or set CRAFT_SKIP_POSTGRES=1
+
+# $(call apt_ensure,NAME): nothing when $(NAME_CHECK) succeeds; as root with apt-get, install
+# $(NAME_PACKAGES) (`apt-get update` only if the first try fails, to save time); otherwise say
+# what is missing and the apt-get line to run.
+apt_ensure = if $($(1)_CHECK); then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "setup: installing $($(1)_PACKAGES) with apt-get"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $($(1)_PACKAGES) >/dev/null \
+		|| { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $($(1)_PACKAGES) >/dev/null; }; \
+	else \
+		echo "setup: $($(1)_MISSING): install $($(1)_PACKAGES) (e.g. sudo apt-get install $($(1)_PACKAGES))$($(1)_SKIP)"; \
+	fi
 
 export CRAFT_HOME ?= $(CURDIR)/.craft
 export DAGSTER_HOME ?= $(CRAFT_HOME)/dagster_home
@@ -36,35 +56,12 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "craft_dag needs Python >= 3.11 (set PYTHON=python3.11)"'
-	@# Text/watermark detection needs Tesseract's language data (tesserocr bundles the engine).
-	@# Installed with apt when root (CI); `apt-get update` only if the install fails, to save time.
-	@if command -v tesseract >/dev/null 2>&1 && tesseract --list-langs 2>/dev/null | grep -qx rus \
-		&& tesseract --list-langs 2>/dev/null | grep -qx eng; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "setup: installing $(TESSERACT_PACKAGES) with apt-get"; \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(TESSERACT_PACKAGES) >/dev/null \
-		|| { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(TESSERACT_PACKAGES) >/dev/null; }; \
-	else \
-		echo "setup: Tesseract with Russian and English data is missing: install $(TESSERACT_PACKAGES) (e.g. sudo apt-get install $(TESSERACT_PACKAGES))"; \
-	fi
-	@# The evaluation kit's browser test needs Chromium, installed the same way.
-	@if command -v chromium >/dev/null 2>&1; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "setup: installing $(CHROMIUM_PACKAGES) with apt-get"; \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(CHROMIUM_PACKAGES) >/dev/null \
-		|| { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(CHROMIUM_PACKAGES) >/dev/null; }; \
-	else \
-		echo "setup: Chromium is missing (the kit's browser test fails without it): install $(CHROMIUM_PACKAGES) (e.g. sudo apt-get install $(CHROMIUM_PACKAGES)), or set CRAFT_SKIP_BROWSER=1"; \
-	fi
-	@# The cluster instance's tests need PostgreSQL's server binaries (initdb, pg_ctl), the same way.
-	@if [ "$${CRAFT_SKIP_POSTGRES:-0}" = 1 ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "setup: installing $(POSTGRES_PACKAGES) with apt-get"; \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(POSTGRES_PACKAGES) >/dev/null \
-		|| { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(POSTGRES_PACKAGES) >/dev/null; }; \
-	else \
-		echo "setup: the PostgreSQL server is missing (the cluster instance's tests fail without it): install $(POSTGRES_PACKAGES) (e.g. sudo apt-get install $(POSTGRES_PACKAGES)), or set CRAFT_SKIP_POSTGRES=1"; \
-	fi
+	@# System packages, installed with apt when root (CI), else the line to run is printed:
+	@# Tesseract's language data for text/watermark detection (tesserocr bundles the engine),
+	@# Chromium for the browser tests, PostgreSQL's server for the cluster instance's tests.
+	@$(call apt_ensure,TESSERACT)
+	@$(call apt_ensure,CHROMIUM)
+	@$(call apt_ensure,POSTGRES)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
 		echo "setup: GPU found: torch $(TORCH_VERSION) (CUDA build)"; \
