@@ -14,15 +14,15 @@ from pydantic import Field
 
 from craft_dag import markdown
 from craft_dag.assets.curation import filtered_images
-from craft_dag.assets.exports import storage_export_source
 from craft_dag.assets.metadata import column_schema
+from craft_dag.assets.sources import storage_export_source
 from craft_dag.captioning.category import CAPTIONS, caption_category
 from craft_dag.captioning.choose import POLICIES
 from craft_dag.jobs.partitions import category_partitions
 from craft_dag.resources import CulturePackResource, StorageResource
 from craft_dag.resources.captioning import CaptionerResource, TranslatorResource
 from craft_dag.translation.category import TRANSLATED, side_by_side, translate_category
-from craft_dag.translation.memory import MEMORY, load_memory, memory_fingerprint
+from craft_dag.translation.memory import MEMORY, load_memory
 
 GROUP = "captioning"
 
@@ -141,7 +141,6 @@ def captions_follow_guidelines(
 translation_memory = storage_export_source(
     "translation_memory",
     GROUP,
-    memory_fingerprint,
     f"People's English versions of captions per category: CSV files under {MEMORY}/<category>/ "
     "in storage, used before any machine translation. A new file marks exactly its category's "
     "translations as changed.",

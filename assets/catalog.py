@@ -6,15 +6,14 @@ from dagster import (
     AssetCheckSeverity,
     AssetExecutionContext,
     DataVersion,
-    DataVersionsByPartition,
     MaterializeResult,
     MetadataValue,
     asset,
     asset_check,
-    observable_source_asset,
 )
 
 from craft_dag.assets.metadata import column_schema
+from craft_dag.assets.sources import pack_source
 from craft_dag.catalog.tables import (
     duplicate_entity_ids,
     entities_table,
@@ -27,20 +26,13 @@ from craft_dag.resources import CulturePackResource, StorageResource
 GROUP = "catalog"
 
 
-@observable_source_asset(
-    partitions_def=category_partitions,
-    group_name=GROUP,
-    description=(
-        "The culture pack's files for each category. Observing it records a data version per "
-        "category (a hash of that category's records), so an edit to one category's file marks "
-        "only that partition of `entities`, and what depends on it, as stale."
-    ),
+pack_files = pack_source(
+    "pack_files",
+    GROUP,
+    "The culture pack's files for each category. Observing it records a data version per "
+    "category (a hash of that category's records), so an edit to one category's file marks "
+    "only that partition of `entities`, and what depends on it, as stale.",
 )
-def pack_files(pack: CulturePackResource) -> DataVersionsByPartition:
-    loaded = pack.load()
-    return DataVersionsByPartition(
-        {cid: DataVersion(loaded.category_fingerprint(cid)) for cid in loaded.category_ids}
-    )
 
 
 @asset(

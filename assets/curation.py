@@ -6,20 +6,17 @@ from dagster import (
     AssetCheckSeverity,
     AssetExecutionContext,
     Config,
-    DataVersion,
-    DataVersionsByPartition,
     MaterializeResult,
     MetadataValue,
     asset,
     asset_check,
-    observable_source_asset,
 )
 from pydantic import Field
 
 from craft_dag import markdown
 from craft_dag.assets.collection import raw_images
-from craft_dag.assets.exports import storage_export_source
 from craft_dag.assets.metadata import column_schema
+from craft_dag.assets.sources import pack_source, storage_export_source
 from craft_dag.collection.collect import IMAGES
 from craft_dag.curation.category import score_category
 from craft_dag.curation.filtering import FILTERED, coverage_gaps, filter_images
@@ -32,7 +29,6 @@ from craft_dag.curation.report import (
 from craft_dag.curation.review_io import (
     CONFIG_FILE,
     TASKS,
-    exports_fingerprint,
     human_decisions,
     load_review,
     write_review_tasks,
@@ -45,20 +41,13 @@ from craft_dag.resources.curation import CurationScorersResource
 GROUP = "curation"
 
 
-@observable_source_asset(
-    partitions_def=category_partitions,
-    group_name=GROUP,
-    description=(
-        "The curation thresholds in force for each category (the pack's curation.yaml over the "
-        "built-in defaults). Observing it records a data version per category, so editing one "
-        "category's override marks only that category's scores stale."
-    ),
+curation_policy = pack_source(
+    "curation_policy",
+    GROUP,
+    "The curation thresholds in force for each category (the pack's curation.yaml over the "
+    "built-in defaults). Observing it records a data version per category, so editing one "
+    "category's override marks only that category's scores stale.",
 )
-def curation_policy(pack: CulturePackResource) -> DataVersionsByPartition:
-    loaded = pack.load()
-    return DataVersionsByPartition(
-        {cid: DataVersion(loaded.curation_fingerprint(cid)) for cid in loaded.category_ids}
-    )
 
 
 class ImageScoresConfig(Config):
@@ -192,7 +181,6 @@ def review_tasks(
 review_decisions = storage_export_source(
     "review_decisions",
     GROUP,
-    exports_fingerprint,
     "People's keep / reject decisions (and optional captions) per category: Label Studio JSON "
     "exports or plain CSV files under review_exports/<category>/ in storage. A new export marks "
     "exactly its category's downstream as changed.",

@@ -35,13 +35,13 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 )
 
 from craft_dag.alerts import RunFailure, failure_payload, post_webhook
-from craft_dag.catalog.pack import CulturePack
-from craft_dag.curation.review_io import export_files, exports_fingerprint
+from craft_dag.assets.sources import PACK_FINGERPRINTS, STORAGE_FINGERPRINTS
+from craft_dag.curation.review_io import export_files
 from craft_dag.evaluation.sbs_io import vote_files, votes_fingerprint
 from craft_dag.jobs.jobs import filter_job, translate_job
 from craft_dag.resources import CulturePackResource, StorageResource
 from craft_dag.storage import Storage
-from craft_dag.translation.memory import memory_files, memory_fingerprint
+from craft_dag.translation.memory import memory_files
 
 # A storage listing per category per tick: cheap on a folder, a few LIST calls on S3.
 EXPORT_INTERVAL_S = 60
@@ -51,19 +51,17 @@ TRIGGER_TAG = "craft/trigger"
 
 @dataclass(frozen=True)
 class Watched:
-    """An observable source asset over files: how to hash one category's files, if it has any."""
+    """An observable source asset over files: whether a category has any, and their hash."""
 
     asset: str
-    fingerprint: Callable[[Storage, str], str]
     has_files: Callable[[Storage, str], bool]
 
+    def fingerprint(self, store: Storage, category: str) -> str:
+        return STORAGE_FINGERPRINTS[self.asset](store, category)
 
-REVIEW_EXPORTS = Watched(
-    "review_decisions", exports_fingerprint, lambda s, c: bool(export_files(s, c))
-)
-CAPTION_EXPORTS = Watched(
-    "translation_memory", memory_fingerprint, lambda s, c: bool(memory_files(s, c))
-)
+
+REVIEW_EXPORTS = Watched("review_decisions", lambda s, c: bool(export_files(s, c)))
+CAPTION_EXPORTS = Watched("translation_memory", lambda s, c: bool(memory_files(s, c)))
 
 
 def recorded_version(
@@ -143,10 +141,6 @@ caption_export_sensor = export_sensor(
 )
 
 
-def _pack_versions(pack: CulturePack) -> dict[str, Callable[[str], str]]:
-    return {"pack_files": pack.category_fingerprint, "curation_policy": pack.curation_fingerprint}
-
-
 @sensor(
     name="pack_sensor",
     minimum_interval_seconds=PACK_INTERVAL_S,
@@ -161,9 +155,10 @@ def pack_sensor(context: SensorEvaluationContext, pack: CulturePackResource) -> 
     loaded = pack.load()
     events = [
         observation(asset, version, category)
-        for asset, fingerprint in _pack_versions(loaded).items()
+        for asset, fingerprint in PACK_FINGERPRINTS.items()
         for category in loaded.category_ids
-        if (version := fingerprint(category)) != recorded_version(context.instance, asset, category)
+        if (version := fingerprint(loaded, category))
+        != recorded_version(context.instance, asset, category)
     ]
     for event in events:
         context.log.info(f"{event.partition}: {event.asset_key.to_user_string()} changed")
