@@ -50,6 +50,9 @@ DEFAULT_LANGUAGE = "en"
 # The language code for "no analyser": LemmaIndex then compares casefolded word forms.
 _PLAIN = "und"
 
+# Hyphens inside words (ASCII, Unicode hyphen and non-breaking hyphen), as tokens() keeps them.
+_HYPHENS = re.compile(r"(?<=[^\W_])[-\u2010\u2011](?=[^\W_])")
+
 
 @dataclass(frozen=True)
 class Violation:
@@ -101,10 +104,21 @@ def _sentence_violations(caption: str, language: str, rules: CaptionRules) -> li
     return []
 
 
+def _unhyphenated(text: str) -> str:
+    return _HYPHENS.sub(" ", text)
+
+
 def _entity_found(index: LemmaIndex, caption: str, names: Sequence[str]) -> bool:
     wanted = [n for n in names if n and n.strip()]
     if any(index.find(n) is not None for n in wanted):
         return True
+    # A name inside a hyphenated compound ("Матрёшка-великан", "шапка-ушанка" for "ушанка") is
+    # one token; its parts are looked for as words. Names are split the same way, so that a
+    # hyphenated name ("Родина-мать") still matches its inflected form ("Родины-матери").
+    if _HYPHENS.search(caption):
+        split = LemmaIndex(_unhyphenated(caption), index.language)
+        if any(split.find(_unhyphenated(n)) is not None for n in wanted):
+            return True
     # Names in another language (an English title in a Russian caption) by their plain words.
     plain = LemmaIndex(caption, _PLAIN)
     return any(plain.find(n) is not None for n in wanted)
@@ -127,26 +141,20 @@ def _phrase_hits(
     )
 
 
-def _describe(index: LemmaIndex, spans: Sequence[tuple[int, int]]) -> str:
-    return ", ".join(dict.fromkeys(f'"{index.text_of(s)}"' for s in spans))
-
-
 def _phrase_violations(index: LemmaIndex, caption: str, lists: LanguageRules) -> list[Violation]:
     allowed = [span for phrase in lists.allowed for span in index.find_all(phrase)]
+    folded = fold(caption)
     out: list[Violation] = []
-    viewing = _phrase_hits(index, lists.viewing_phrases, allowed)
-    if viewing:
-        out.append(Violation("viewing_phrase", _describe(index, viewing)))
-    hedging = _phrase_hits(index, lists.hedging, allowed)
-    if hedging:
-        out.append(Violation("hedging", _describe(index, hedging)))
-    usage = [f'"{index.text_of(s)}"' for s in _phrase_hits(index, lists.usage_guess, allowed)]
-    if lists.usage_patterns:
-        folded = fold(caption)
-        for pattern in _compiled(tuple(lists.usage_patterns)):
-            usage.extend(f'"{m.group(0)}"' for m in pattern.finditer(folded))
-    if usage:
-        out.append(Violation("usage_guess", ", ".join(dict.fromkeys(usage))))
+    for rule, phrases, patterns in (
+        ("viewing_phrase", lists.viewing_phrases, lists.viewing_patterns),
+        ("hedging", lists.hedging, lists.hedging_patterns),
+        ("usage_guess", lists.usage_guess, lists.usage_patterns),
+    ):
+        found = [f'"{index.text_of(s)}"' for s in _phrase_hits(index, phrases, allowed)]
+        for pattern in _compiled(tuple(patterns)):
+            found.extend(f'"{m.group(0)}"' for m in pattern.finditer(folded))
+        if found:
+            out.append(Violation(rule, ", ".join(dict.fromkeys(found))))
     return out
 
 
@@ -186,6 +194,34 @@ def _row_names(row: Mapping[str, object]) -> list[str]:
     return [str(n) for n in names]  # type: ignore[union-attr]
 
 
+def _opening(
+    caption: str, language: str, size: int, rules: CaptionRules
+) -> tuple[tuple[str, ...], str] | None:
+    """The lemmas of a caption's first ``size`` words and those words as written, or None.
+
+    Hyphenated words count as their parts ("black-and-white" is "black and white") and the
+    language's ``opening_ignore`` words (articles, numerals) and digits are skipped: they fill a
+    template's slots, they do not make two openings different.
+    """
+    ignore = _ignored_lemmas(tuple(rules.for_language(language).opening_ignore), language)
+    keys: list[str] = []
+    words: list[str] = []
+    for word in tokens(_unhyphenated(caption)):
+        key = lemma(word, language)
+        if word.isdigit() or key in ignore:
+            continue
+        keys.append(key)
+        words.append(word)
+        if len(keys) == size:
+            return tuple(keys), " ".join(words)
+    return None
+
+
+@lru_cache(maxsize=64)
+def _ignored_lemmas(words: tuple[str, ...], language: str) -> frozenset[str]:
+    return frozenset(lemma(w, language) for w in words)
+
+
 def lint_captions(
     rows: Sequence[Mapping[str, object]],
     rules: CaptionRules = DEFAULT_RULES,
@@ -211,10 +247,9 @@ def lint_captions(
         results.append(lint_caption(caption, _row_names(row), language, rules))
         entity = str(row.get("entity") or "")
         counts[entity] += 1
-        words = tokens(caption)[:size]
-        if len(words) == size:
-            key = tuple(lemma(w, language) for w in words)
-            openings[entity].append((i, key, " ".join(words)))
+        opening = _opening(caption, language, size, rules)
+        if opening is not None:
+            openings[entity].append((i, *opening))
     for entity, started in openings.items():
         total = counts[entity]
         if total < rules.templated_min_captions:

@@ -11,7 +11,9 @@ unless
 * the word before the dot is a known abbreviation of the language (:data:`ABBREVIATIONS`,
   keyed by language code; a pack's language without a table gets only the rules below),
 * it is a single capital letter, an initial ("J. R. R. Tolkien", "A. S. Pushkin"), or
-* the next sentence would begin with a lower-case letter (so "e.g. a samovar" stays whole).
+* the next sentence would begin with a lower-case letter (so "e.g. a samovar" stays whole), or
+* it is inside a quotation that closes later in the text: the question marks of a title such as
+  "What? Where? When?" do not end the sentence that names it (razdel does the same for Russian).
 """
 
 from __future__ import annotations
@@ -81,6 +83,25 @@ _BOUNDARY = re.compile(r"(?:[.!?\u2026]+[\"'\u00bb\u201d\u2019)\]]*\s+|[\u3002\u
 _LAST_WORD = re.compile(r"([^\W\d_]+(?:\.[^\W\d_]+)*)\.$")
 
 
+# Quotation marks that open and close a quotation (ASCII double quotes both open and close).
+_QUOTE_PAIRS = (("\u00ab", "\u00bb"), ("\u201c", "\u201d"))
+
+
+def _inside_quotes(text: str, position: int) -> bool:
+    """Whether ``position`` is inside a quotation that is closed after it.
+
+    A quote that is never closed (a stray inch mark) does not count, so it cannot swallow the
+    sentence ends of the rest of the text.
+    """
+    before, after = text[:position], text[position:]
+    if before.count('"') % 2 == 1 and '"' in after:
+        return True
+    return any(
+        before.count(opening) > before.count(closing) and closing in after
+        for opening, closing in _QUOTE_PAIRS
+    )
+
+
 def _split_regex(text: str, language: str) -> list[str]:
     abbreviations = ABBREVIATIONS.get(language, frozenset())
     may_end = _MAY_END.get(language, frozenset())
@@ -91,7 +112,7 @@ def _split_regex(text: str, language: str) -> list[str]:
         following = text[end : end + 1]
         if not following:
             break
-        if following.islower():
+        if following.islower() or _inside_quotes(text, end):
             continue
         head = text[start : match.start() + 1]
         last = _LAST_WORD.search(head) if text[match.start()] == "." else None
