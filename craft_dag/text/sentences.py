@@ -1,7 +1,8 @@
 """Sentence splitting per language code, for the caption guideline's "2 to 10 sentences".
 
 Russian goes through razdel's ``sentenize``, which knows Russian abbreviations ("т. е.", "г.",
-"ул.") and initials ("А. С. Пушкин"). Its one known weakness here: an abbreviation that really
+"ул.") and initials ("А. С. Пушкин"); a break it makes inside a quotation that closes later is
+undone. Its one known weakness here: an abbreviation that really
 ends a sentence ("... в 1937 г. Художник ...") is kept inside it, so such a pair counts as one.
 
 Every other language gets a regex splitter: a sentence ends at ``.``, ``!``, ``?`` or ``…``
@@ -132,7 +133,17 @@ def _split_regex(text: str, language: str) -> list[str]:
 def _split_razdel(text: str) -> list[str]:
     from razdel import sentenize
 
-    return [s.text.strip() for s in sentenize(text) if s.text.strip()]
+    # razdel ends a sentence inside quoted speech («Медвежонок! Медвежонок!»); such a piece is
+    # glued back to the sentence that quotes it, as the regex splitter does.
+    sentences: list[str] = []
+    start = 0
+    for piece in sentenize(text):
+        if sentences and _inside_quotes(text, piece.start):
+            sentences[-1] = text[start : piece.stop]
+        else:
+            start = piece.start
+            sentences.append(piece.text)
+    return [s.strip() for s in sentences if s.strip()]
 
 
 # Languages with a dedicated splitter; the rest use the regex rules above.
