@@ -64,3 +64,35 @@ def test_other_languages_use_the_regex_rules() -> None:
     assert split_sentences("猫です。犬です。", "ja") == ["猫です。", "犬です。"]
     assert split_sentences("Erste Zeile. Zweite Zeile.", "de") == ["Erste Zeile.", "Zweite Zeile."]
     assert split_sentences("Две фразы. Вторая.", "ru-RU") == ["Две фразы.", "Вторая."]
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        # A title's question marks are inside the sentence that names it.
+        (
+            'The studio of "What? Where? When?" at night. Six players sit.',
+            "en",
+            ['The studio of "What? Where? When?" at night.', "Six players sit."],
+        ),
+        (
+            "A still from “Kin-dza-dza!” Two men stand in a desert.",
+            "en",
+            ["A still from “Kin-dza-dza!”", "Two men stand in a desert."],
+        ),
+        # An inch mark never closes: it does not swallow the sentence ends after it.
+        (
+            'A 12" record. It is black. It spins.',
+            "en",
+            ['A 12" record.', "It is black.", "It spins."],
+        ),
+        # razdel's break inside quoted speech is undone; a quote that ended is not reopened.
+        (
+            "Ёжик зовёт: «Медвежонок! Медвежонок!» Туман густеет.",
+            "ru",
+            ["Ёжик зовёт: «Медвежонок! Медвежонок!»", "Туман густеет."],
+        ),
+    ],
+)
+def test_quotations(text: str, language: str, expected: list[str]) -> None:
+    assert split_sentences(text, language) == expected
