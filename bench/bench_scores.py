@@ -216,7 +216,13 @@ def cleanvision(files):
     lab.find_issues(issue_types={k: {} for k in p["issue_types"]}, n_jobs=1, verbose=False)
     w1, c1 = clock()
     found = {r["issue_type"]: int(r["num_images"]) for _, r in lab.issue_summary.iterrows()}
-    return {"seconds": w1 - w0, "cpu": c1 - c0, "found": found}
+    answer = {"seconds": w1 - w0, "cpu": c1 - c0, "found": found}
+    if p.get("per_file"):
+        answer["issues"] = {
+            t: sorted(os.path.basename(f) for f in lab.issues.index[lab.issues[f"is_{t}_issue"]])
+            for t in p["issue_types"]
+        }
+    return answer
 
 def imagededup(method, folder):
     from imagededup import methods
@@ -228,11 +234,16 @@ def imagededup(method, folder):
         encoding_map=encodings, max_distance_threshold=p["radius"], num_dist_workers=0
     )
     w2, c2 = clock()
-    return {
+    answer = {
         "seconds": w2 - w0, "cpu": c2 - c0, "encode_seconds": w1 - w0, "find_seconds": w2 - w1,
         "encoded": len(encodings),
         "found": {"with a near copy": sum(1 for v in duplicates.values() if v)},
     }
+    if p.get("per_file"):
+        from imagededup.utils.general_utils import get_files_to_remove
+        answer["duplicates"] = {k: sorted(v) for k, v in duplicates.items()}
+        answer["to_remove"] = sorted(get_files_to_remove(duplicates))
+    return answer
 
 def run(folder):
     if p["peer"] == "cleanvision":
@@ -255,14 +266,30 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def run_peer(peer: str, python: Path, folder: Path, warm: Path, method: Method) -> None:
-    """One timed run of ``peer`` ("cleanvision", "imagededup:PHash", ...) added to ``method``."""
+def run_peer(
+    peer: str,
+    python: Path,
+    folder: Path,
+    warm: Path,
+    method: Method,
+    *,
+    radius: int = RADIUS,
+    issue_types: tuple[str, ...] = CLEANVISION_TYPES,
+    per_file: bool = False,
+) -> None:
+    """One timed run of ``peer`` ("cleanvision", "imagededup:PHash", ...) added to ``method``.
+
+    ``per_file`` adds which files the peer flagged to its answer in ``method.extra`` (for
+    bench_curation_quality): cleanvision's files per issue type, imagededup's duplicate map and
+    the files its ``get_files_to_remove`` would remove.
+    """
     params = {
         "peer": peer,
         "folder": str(folder),
         "warm": str(warm),
-        "radius": RADIUS,
-        "issue_types": list(CLEANVISION_TYPES),
+        "radius": radius,
+        "issue_types": list(issue_types),
+        "per_file": per_file,
     }
     env = {**os.environ, **_ONE_THREAD, "MPLBACKEND": "Agg", "TQDM_DISABLE": "1"}
     done = subprocess.run(
