@@ -13,6 +13,7 @@ from craft_dag.curation.calibration import (
     MIN_SHORT_SIDE,
     ROLES,
     build_corpus,
+    evaluate,
     read_labels,
 )
 from craft_dag.curation.policy import REASONS
@@ -94,3 +95,36 @@ def test_every_copy_kind_and_single_kind_is_present(small) -> None:
 def test_an_unknown_size_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="size"):
         build_corpus(tmp_path, size="huge")
+
+
+def test_the_evaluation_counts_what_the_rows_say(small) -> None:
+    """evaluate() itself, on hand-made rows: the figures the other tests rely on."""
+    corpus, _ = small
+    truth = {
+        f.path: {
+            "reasons": ";".join(f.expected),
+            "decision": "reject" if f.expected else "keep",
+            "status": "error" if f.role == "broken" else "ok",
+            "error": "truncated: x" if f.role == "broken" else "",
+        }
+        for f in corpus
+    }
+    perfect = evaluate(corpus, truth)
+    assert all(r.recall == 1.0 and r.precision == 1.0 for r in perfect.reasons.values())
+    assert perfect.original_kept == perfect.groups > 0
+    assert perfect.broken_with_reason == perfect.broken
+    assert perfect.clean_flagged == {"text": 0, "watermark": 0}
+    # Mark every original a duplicate and flag one clean photo as text.
+    originals = [f for f in corpus if f.role == "original"]
+    worse = dict(truth)
+    for f in originals:
+        worse[f.path] = {**truth[f.path], "reasons": "duplicate", "decision": "reject"}
+    worse[originals[0].path]["reasons"] = "text;duplicate"
+    bad = evaluate(corpus, worse)
+    assert bad.original_kept == 0
+    assert bad.clean_flagged["text"] == 1
+    dup = bad.reasons["duplicate"]
+    assert dup.fp == len(originals) and dup.recall == 1.0
+    assert bad.reasons["text"].precision == pytest.approx(
+        perfect.reasons["text"].tp / (perfect.reasons["text"].tp + 1)
+    )
