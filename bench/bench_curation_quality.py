@@ -273,7 +273,8 @@ def section(command: str, corpus, ours, peers, cost, cli_seconds, notes: str, en
             if "imagededup:eval" in peers
             else ""
         )
-        + " (target >= 0.95).",
+        + " (target >= 0.95; imagededup keeps whichever member comes first in its encoding "
+        "map, here the file names' order, so its figure says little).",
         f"- Broken files with a row, status `error` and a reason: "
         f"{ours.broken_with_reason}/{ours.broken}.",
         f"- Clean photos (originals and their crops, downscales, JPEG copies; "
@@ -317,7 +318,15 @@ def section(command: str, corpus, ours, peers, cost, cli_seconds, notes: str, en
         "(`bench.bench_scores` measures those).",
     ]
     if notes.strip():
-        lines += ["", "What `craft images score` said on stderr:", "", "```", notes.strip(), "```"]
+        lines += [
+            "",
+            "What `craft images score` printed (the one undecodable file beyond the broken "
+            "ones is the corpus's own `labels.csv`, which it rightly reports):",
+            "",
+            "```",
+            notes.strip(),
+            "```",
+        ]
     return "\n".join(lines) + "\n"
 
 
