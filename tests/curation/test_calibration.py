@@ -42,6 +42,7 @@ def test_the_small_corpus_builds_in_seconds(small) -> None:
     assert seconds < 20
 
 
+@pytest.mark.slow  # two more builds of the small corpus, ~5 s
 def test_the_same_seed_gives_byte_identical_files(small, tmp_path: Path) -> None:
     corpus, _ = small
     again = build_corpus(tmp_path / "again", seed=0, size="small")
