@@ -1,0 +1,155 @@
+"""Image scoring by shard: per-image scores in parallel, the whole-category steps once after.
+
+Each shard computes the per-image scores (CPU metrics and hashes for all, OCR and model scores
+for the CPU survivors) with ``score_images`` with near-duplicate grouping switched off, and
+writes them as one part. Then the category is scored once more with every part as ``prior``:
+nothing is decoded again except near-duplicate group members (their sharpness, compression and
+crop relations, which need the group), and the grouping, keep choice and decisions are made
+over the whole category, exactly as in-process.
+"""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from craft_dag.collection.collect import IMAGES
+from craft_dag.curation.category import CategoryScores, entity_texts
+from craft_dag.curation.policy import EffectiveThresholds
+from craft_dag.curation.score import ScoreItem, Scorers, raw_scores_from_row, score_images
+from craft_dag.curation.tables import SCORES, scores_table
+from craft_dag.parallel.engines import Engine
+from craft_dag.parallel.shards import (
+    ShardOutcome,
+    ShardReport,
+    ShardTask,
+    fingerprint,
+    part_fingerprint,
+    read_part,
+    split,
+    write_part,
+)
+from craft_dag.storage import Storage, StorageError
+
+SHARDS_ASSET = "image_scores_shards"
+
+
+@dataclass(frozen=True)
+class ScoreShard:
+    """What a worker needs to score one shard: storage settings, never the images themselves."""
+
+    base_uri: str
+    storage_options: dict[str, Any]
+    category: str
+    shard: int
+    rows: list[tuple[str, str, tuple[str, ...]]]  # (image_id, entity_id, entity texts)
+    thresholds: EffectiveThresholds
+    scorers: Scorers | Callable[[], Scorers]
+    fingerprint: str
+
+
+def _loader(store: Storage, sha: str) -> Callable[[], bytes]:
+    def load() -> bytes:
+        try:
+            return store.get_blob(sha)
+        except StorageError as exc:  # a missing blob is one bad row, not a failed shard
+            raise OSError(str(exc)) from exc
+
+    return load
+
+
+def score_shard(task: ScoreShard) -> int:
+    """Score one shard's images (no grouping) and write its part; returns the rows written."""
+    store = Storage(task.base_uri, task.storage_options)
+    scorers = task.scorers() if callable(task.scorers) else task.scorers
+    per_image = task.thresholds.model_copy(
+        update={"values": task.thresholds.values.model_copy(update={"duplicate_radius": None})}
+    )
+    items = [ScoreItem(i, e, _loader(store, i), texts) for i, e, texts in task.rows]
+    scored = score_images(items, per_image, scorers)
+    table = scores_table(
+        scored, category=task.category, thresholds="shard", scorers=scorers.version
+    )
+    write_part(store, SHARDS_ASSET, task.category, task.shard, table, task.fingerprint)
+    return table.num_rows
+
+
+@dataclass(frozen=True)
+class ShardedScores:
+    result: CategoryScores
+    report: ShardReport
+
+
+def score_category_sharded(
+    store: Storage,
+    category: str,
+    thresholds: EffectiveThresholds,
+    scorers: Scorers | Callable[[], Scorers],
+    engine: Engine,
+    *,
+    num_shards: int,
+    storage_options: dict[str, Any] | None = None,
+    log: Callable[[str], None] = lambda _: None,
+) -> ShardedScores:
+    """``score_category`` with the per-image work split into ``num_shards`` shards on ``engine``.
+
+    Raises RuntimeError only when every shard failed; otherwise the failed shards' images are
+    left out of ``image_scores`` this time (the report names each failure) and are redone by
+    the next materialisation.
+    """
+    images = store.read_table(IMAGES, category).select(["image_id", "entity_id"]).to_pylist()
+    texts = entity_texts(store.read_table("entities", category).to_pylist())
+    local = scorers() if callable(scorers) else scorers
+    settings = f"{local.version}|{thresholds.fingerprint()}"
+    rows = [(r["image_id"], r["entity_id"], texts.get(r["entity_id"], ())) for r in images]
+    by_shard = split(rows, lambda r: r[0], num_shards)
+
+    report = ShardReport()
+    tasks: list[ShardTask] = []
+    fps: dict[int, str] = {}
+    for shard, members in by_shard.items():
+        fp = fingerprint([f"{i}\0{e}" for i, e, _ in members], settings)
+        fps[shard] = fp
+        if part_fingerprint(store, SHARDS_ASSET, category, shard) == fp:
+            report.outcomes.append(ShardOutcome(shard, "reused", len(members)))
+            continue
+        arg = ScoreShard(
+            store.base_uri, storage_options or {}, category, shard, members, thresholds, scorers, fp
+        )
+        tasks.append(ShardTask(shard, len(members), score_shard, arg))
+    log(
+        f"{category}: {len(by_shard)} shards, {len(by_shard) - len(tasks)} reused, "
+        f"{len(tasks)} to run on {engine.name}"
+    )
+    for n, res in enumerate(engine.run(tasks), 1):
+        status = "failed" if res.error else "done"
+        report.outcomes.append(ShardOutcome(res.shard, status, res.items, res.seconds, res.error))
+        line = f"shard {res.shard} {status} ({res.items} images, {res.seconds:.2f} s) [{n}/{len(tasks)}]"
+        log(f"{line}: {res.error}" if res.error else line)
+    report.outcomes.sort(key=lambda o: o.shard)
+    report.write_manifest(store, SHARDS_ASSET, category)
+    if report.all_failed:
+        raise RuntimeError(f"{category}: every shard failed: {report.failures()}")
+
+    failed = {o.shard for o in report.outcomes if o.status == "failed"}
+    prior = {}
+    for shard in by_shard:
+        if shard in failed:
+            continue
+        table, _ = read_part(store, SHARDS_ASSET, category, shard)
+        for r in table.to_pylist():
+            prior[(r["image_id"], r["entity_id"])] = raw_scores_from_row(r)
+    keep = [r for s, members in by_shard.items() if s not in failed for r in members]
+    order = {(i, e): n for n, (i, e, _) in enumerate(rows)}
+    keep.sort(key=lambda r: order[(r[0], r[1])])
+    items = [ScoreItem(i, e, _loader(store, i), t) for i, e, t in keep]
+    started = time.perf_counter()
+    scored = score_images(items, thresholds, local, prior=prior, log=log)
+    log(f"{category}: whole-category steps in {time.perf_counter() - started:.2f} s")
+    table: pa.Table = scores_table(
+        scored, category=category, thresholds=thresholds.fingerprint(), scorers=local.version
+    )
+    store.write_table(SCORES, category, table)
+    return ShardedScores(CategoryScores(table, scored, reused=0), report)
