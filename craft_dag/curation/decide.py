@@ -55,6 +55,13 @@ def text_reasons(
     return reasons
 
 
+def overlay_reasons(score: float | None, t: Thresholds) -> list[str]:
+    """``watermark`` when the tiled-overlay detector's score is over its threshold."""
+    if t.max_tiled_overlay is not None and score is not None and score > t.max_tiled_overlay:
+        return ["watermark"]
+    return []
+
+
 def model_reasons(
     relevance: float | None, watermark: float | None, nsfw: float | None, t: Thresholds
 ) -> list[str]:

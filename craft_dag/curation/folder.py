@@ -34,9 +34,12 @@ FOLDER_COLUMNS: tuple[str, ...] = (
     "relevance",
     "watermark_score",
     "nsfw",
+    "tiled_overlay",
     "decision",
     "reasons",
+    "dup_group",
     "dup_of",
+    "dup_reason",
 )
 
 
@@ -73,9 +76,15 @@ def score_folder(
     fields = []
     for name in FOLDER_COLUMNS:
         kind = pa.string()
-        if name in ("width", "height", "frames", "text_words"):
+        if name in ("width", "height", "frames", "text_words", "dup_group"):
             kind = pa.int32()
-        elif name in METRIC_NAMES or name in ("text_area", "relevance", "watermark_score", "nsfw"):
+        elif name in METRIC_NAMES or name in (
+            "text_area",
+            "relevance",
+            "watermark_score",
+            "nsfw",
+            "tiled_overlay",
+        ):
             kind = pa.float64()
         fields.append((name, kind))
     return pa.Table.from_pylist(rows, schema=pa.schema(fields))

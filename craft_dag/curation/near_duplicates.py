@@ -36,6 +36,7 @@ import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -425,12 +426,13 @@ def _graph(rows: np.ndarray, cols: np.ndarray, n: int) -> coo_array:
 # --- choosing ------------------------------------------------------------------------------
 
 
-def choose_keepers(groups: list[list[int]], quality: Sequence[float]) -> dict[int, int]:
+def choose_keepers(groups: list[list[int]], quality: Sequence[Any]) -> dict[int, int]:
     """For every member that is not kept: the index of the member of its group that is.
 
-    Each group keeps its highest-quality member (ties: the lower index). NaN quality counts
-    as the lowest, so an image whose score could not be computed is never kept over one
-    whose score could.
+    Each group keeps its highest-quality member (ties: the lower index). ``quality`` holds
+    floats or tuples compared element by element (``keeper.keep_best`` ranks by a tuple of
+    preferences). A NaN float counts as the lowest, so an image whose score could not be
+    computed is never kept over one whose score could.
     """
     replaced: dict[int, int] = {}
     seen: set[int] = set()
@@ -443,12 +445,18 @@ def choose_keepers(groups: list[list[int]], quality: Sequence[float]) -> dict[in
             seen.add(index)
         if not group:
             continue
-        keeper = min(group, key=lambda i: (-_score(quality[i]), i))
+        ordered = sorted(group)
+        best = ordered[0]
+        for index in ordered[1:]:
+            if _score(quality[index]) > _score(quality[best]):
+                best = index
         for index in group:
-            if index != keeper:
-                replaced[index] = keeper
+            if index != best:
+                replaced[index] = best
     return replaced
 
 
-def _score(value: float) -> float:
+def _score(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return value
     return -math.inf if math.isnan(value) else float(value)

@@ -99,12 +99,18 @@ class Thresholds(BaseModel):
     max_watermark_score: float | None = Field(
         0.5, ge=0.0, le=1.0, description="watermark: classifier probability at most this."
     )
+    max_tiled_overlay: float | None = Field(
+        0.5,
+        ge=0.0,
+        description="watermark: score of the periodic tiled-overlay detector (watermark.py) at "
+        "most this; a tiled stock watermark repeats with a fixed period, a photo does not.",
+    )
     duplicate_radius: int | None = Field(
         8,
         ge=0,
         le=32,
         description="duplicate: perceptual hashes (dHash and pHash) within this many bits of "
-        "each other make a near-duplicate group; the best-quality member is kept.",
+        "each other make a near-duplicate group; the best member is kept (keeper.py).",
     )
     min_relevance: float | None = Field(
         None,

@@ -30,15 +30,27 @@ from craft_dag.curation.decide import (
     cpu_reasons,
     decide,
     model_reasons,
+    overlay_reasons,
     text_reasons,
 )
+from craft_dag.curation.keeper import (
+    KEPT,
+    MemberFacts,
+    crop_relations,
+    estimate_quality,
+    keep_best,
+    sharpness,
+    thumbnail,
+)
 from craft_dag.curation.metrics import ImageMetrics
-from craft_dag.curation.near_duplicates import choose_keepers, group_near_duplicates
+from craft_dag.curation.near_duplicates import group_near_duplicates
 from craft_dag.curation.policy import EffectiveThresholds
 from craft_dag.imaging.decode import ImageRejected, open_untrusted, rejecting
 
 COLOUR_MAX_SIDE = 1024
 """Survivors are decoded in colour at most this large for OCR and the models."""
+CROP_DECODE_SIDE = 320
+"""Group members are decoded about this large (JPEG draft scaling) to look for crops."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,11 @@ class RawScores:
     relevance: float | None = None
     watermark: float | None = None
     nsfw: float | None = None
+    tiled_overlay: float | None = None  # periodic-overlay detector's score (watermark.py)
+    # What the near-duplicate choice compares (measured for CPU-clean members of a group):
+    jpeg_quality: float | None = None  # estimated; 100 for lossless formats
+    sharpness: float | None = None  # Laplacian variance at keeper.SHARPNESS_SIDE
+    crop_of: str | None = None  # key of the group member it is a sub-window of; "" none
 
 
 @dataclass(frozen=True)
@@ -79,6 +96,7 @@ class ScoredImage:
     quality: float
     dup_group: int = -1  # index of the near-duplicate group, -1 if none
     dup_of: str = ""  # key of the group member that is kept instead of this one
+    dup_reason: str = ""  # "kept", or why it lost to dup_of ("smaller", "crop of", ...)
     cross_entity: bool = False  # the duplicate it copies belongs to another entity
 
 
@@ -90,13 +108,15 @@ class Scorers:
     relevance: Any = None  # craft_dag.curation.relevance.RelevanceScorer
     watermark: Any = None  # craft_dag.curation.classifiers.ImageClassifier
     nsfw: Any = None  # craft_dag.curation.classifiers.ImageClassifier
+    overlay: Any = None  # craft_dag.curation.watermark.TiledOverlayDetector
     batch_size: int = 16
     version: str = field(default="", compare=False)  # identifies the scorers, for reuse
+    unavailable: tuple[str, ...] = field(default=(), compare=False)  # detectors missing here
 
     def describe(self) -> dict[str, str]:
         return {
             name: type(getattr(self, name)).__name__ if getattr(self, name) else "off"
-            for name in ("text", "relevance", "watermark", "nsfw")
+            for name in ("text", "relevance", "watermark", "nsfw", "overlay")
         }
 
 
@@ -202,38 +222,56 @@ def score_images(
         cpu_reasons(raw.metrics, t) if raw.metrics is not None else [] for raw in raws
     ]
     quality = [quality_of(raw.metrics) for raw in raws]
-
-    # Near-duplicates: the best member of each group is kept; a CPU-rejected copy is never
-    # preferred over one that passed.
-    group_of: dict[int, int] = {}
-    dup_of: dict[int, int] = {}
-    cross: set[int] = set()
+    groups: list[list[int]] = []
     if t.duplicate_radius is not None:
-        pairs = list(zip(items, raws, strict=True))
-        groups = _groups(pairs, t.duplicate_radius)
-        ranked = [q - (1000.0 if reasons[i] else 0.0) for i, q in enumerate(quality)]
-        dup_of = choose_keepers(groups, ranked)
-        for g, group in enumerate(groups):
-            for i in group:
-                group_of[i] = g
-        for i, keeper in dup_of.items():
-            reasons[i].append("duplicate")
-            if items[i].entity_id != items[keeper].entity_id:
-                cross.add(i)
-        if groups:
-            log(f"near-duplicates: {len(groups)} groups, {len(dup_of)} copies not kept")
+        groups = _groups(list(zip(items, raws, strict=True)), t.duplicate_radius)
 
-    # Costly scores, survivors only.
-    survivors = [
-        i
-        for i, raw in enumerate(raws)
-        if raw.status == "ok" and (not reasons[i] or (i in cross and reasons[i] == ["duplicate"]))
-    ]
-    raws = _costly(items, raws, survivors, scorers, log)
+    # Where the near-duplicate choice sits in the cheap-first order: after the costly scores.
+    # The copy to keep is the one with no reason of its own, and a watermark or caption is
+    # only known once OCR and the detectors have seen the image; chosen before them, a tiled
+    # watermark (more edges, so more Laplacian variance) beats its clean original. So every
+    # CPU-clean image gets the costly scores, near-duplicate copies included, and only then is
+    # each group's keeper chosen. The extra cost is bounded by the copies: groups are a small
+    # share of a collection, and the CPU rules still remove everything a model need not see.
+    survivors = [i for i, raw in enumerate(raws) if raw.status == "ok" and not reasons[i]]
+    grouped = {i for group in groups for i in group}
+    keeper_of = {i for i in survivors if i in grouped}
+    raws = _costly(items, raws, survivors, scorers, log, keeper_of=keeper_of)
     for i in survivors:
         raw = raws[i]
         reasons[i] += text_reasons(raw.text_words, raw.text_area, raw.text_watermark, t)
+        reasons[i] += overlay_reasons(raw.tiled_overlay, t)
         reasons[i] += model_reasons(raw.relevance, raw.watermark, raw.nsfw, t)
+    raws = _crop_relations(items, raws, groups, set(survivors), log)
+
+    group_of: dict[int, int] = {}
+    dup_of: dict[int, int] = {}
+    dup_reason: dict[int, str] = {}
+    cross: set[int] = set()
+    if groups:
+        facts = {
+            i: MemberFacts(
+                key=items[i].key,
+                reasons=tuple(dict.fromkeys(reasons[i])),
+                area=raws[i].metrics.width * raws[i].metrics.height,  # type: ignore[union-attr]
+                quality=raws[i].jpeg_quality,
+                sharpness=raws[i].sharpness,
+                crop_of=raws[i].crop_of,
+            )
+            for group in groups
+            for i in group
+        }
+        for g, group in enumerate(groups):
+            for i in group:
+                group_of[i] = g
+                dup_reason[i] = KEPT
+        for i, (keeper, why) in keep_best(groups, facts).items():
+            dup_of[i] = keeper
+            dup_reason[i] = why
+            reasons[i].append("duplicate")
+            if items[i].entity_id != items[keeper].entity_id:
+                cross.add(i)
+        log(f"near-duplicates: {len(groups)} groups, {len(dup_of)} copies not kept")
 
     out = []
     for i, (item, raw) in enumerate(zip(items, raws, strict=True)):
@@ -251,6 +289,7 @@ def score_images(
                 quality[i],
                 dup_group=group_of.get(i, -1),
                 dup_of=items[dup_of[i]].key if i in dup_of else "",
+                dup_reason=dup_reason.get(i, ""),
                 cross_entity=i in cross and decision.decision == REVIEW,
             )
         )
@@ -264,24 +303,34 @@ def _costly(
     survivors: list[int],
     scorers: Scorers,
     log: Callable[[str], None],
+    *,
+    keeper_of: set[int] = frozenset(),  # type: ignore[assignment]
 ) -> list[RawScores]:
-    """Fill in the OCR and model scores the survivors lack, in batches."""
+    """Fill in the OCR, detector and model scores the survivors lack, in batches.
+
+    Members of a near-duplicate group (``keeper_of``) also get what the keeper choice compares:
+    their compression and their sharpness at a common scale.
+    """
     wanted = {
         "text": scorers.text is not None,
         "relevance": scorers.relevance is not None,
         "watermark": scorers.watermark is not None,
         "nsfw": scorers.nsfw is not None,
+        "overlay": scorers.overlay is not None,
     }
 
-    def missing(raw: RawScores) -> bool:
+    def missing(i: int) -> bool:
+        raw = raws[i]
         return (
             (wanted["text"] and raw.text_words is None)
             or (wanted["relevance"] and raw.relevance is None)
             or (wanted["watermark"] and raw.watermark is None)
             or (wanted["nsfw"] and raw.nsfw is None)
+            or (wanted["overlay"] and raw.tiled_overlay is None)
+            or (i in keeper_of and raw.sharpness is None)
         )
 
-    todo = [i for i in survivors if missing(raws[i])]
+    todo = [i for i in survivors if missing(i)]
     if not todo:
         return raws
     from craft_dag.curation.text_detection import watermark_suspected
@@ -293,16 +342,23 @@ def _costly(
         batch = todo[start : start + size]
         images: list[Image.Image] = []
         ready: list[int] = []
+        updates: list[dict[str, Any]] = []
         for i in batch:
             try:
-                images.append(colour_image(items[i].load()))
+                data = items[i].load()
+                images.append(colour_image(data))
                 ready.append(i)
             except (ImageRejected, OSError) as exc:
                 reason = exc.reason if isinstance(exc, ImageRejected) else "unreadable"
                 raws[i] = replace(raws[i], status="error", error=f"{reason}: {exc}")
+                continue
+            update: dict[str, Any] = {}
+            if i in keeper_of:
+                update["jpeg_quality"] = _quality_of_file(data)
+                update["sharpness"] = sharpness(images[-1])
+            updates.append(update)
         if not ready:
             continue
-        updates: list[dict[str, Any]] = [{} for _ in ready]
         if wanted["text"]:
             for u, (i, image) in zip(updates, zip(ready, images, strict=True), strict=True):
                 if raws[i].text_words is None:
@@ -313,6 +369,10 @@ def _costly(
                         text=found.text,
                         text_watermark=watermark_suspected(found),
                     )
+        if wanted["overlay"]:
+            for u, (i, image) in zip(updates, zip(ready, images, strict=True), strict=True):
+                if raws[i].tiled_overlay is None:
+                    u["tiled_overlay"] = float(scorers.overlay.score(image))
         if wanted["relevance"]:
             values = scorers.relevance.score(images, [items[i].texts for i in ready])
             for u, value in zip(updates, values, strict=True):
@@ -328,6 +388,48 @@ def _costly(
             )
         log(f"OCR and model scores: {min(start + size, len(todo))}/{len(todo)} survivors")
     log(f"OCR and model scores: {len(todo)} images in {time.perf_counter() - started:.1f} s")
+    return raws
+
+
+def _quality_of_file(data: bytes) -> float | None:
+    try:
+        image, _ = open_untrusted(data)
+    except ImageRejected:
+        return None
+    return estimate_quality(image, data)
+
+
+def _crop_relations(
+    items: Sequence[ScoreItem],
+    raws: list[RawScores],
+    groups: list[list[int]],
+    clean: set[int],
+    log: Callable[[str], None],
+) -> list[RawScores]:
+    """``crop_of`` for the CPU-clean members of every group where any of them lacks it.
+
+    Only such groups are decoded (again: a thumbnail is cheap next to OCR), so a rerun whose
+    scores are all reused reads nothing.
+    """
+    raws = list(raws)
+    checked = 0
+    for group in groups:
+        members = [i for i in group if i in clean and raws[i].status == "ok"]
+        if not any(raws[i].crop_of is None for i in members):
+            continue
+        thumbs: dict[str, np.ndarray] = {}
+        for i in members:
+            try:
+                thumbs[items[i].key] = thumbnail(colour_image(items[i].load(), CROP_DECODE_SIDE))
+            except (ImageRejected, OSError):
+                continue  # its costly pass recorded the error, or it simply cannot be compared
+        relations = crop_relations(thumbs) if len(thumbs) > 1 else dict.fromkeys(thumbs, "")
+        for i in members:
+            if items[i].key in relations:
+                raws[i] = replace(raws[i], crop_of=relations[items[i].key])
+        checked += 1
+    if checked:
+        log(f"near-duplicates: crops looked for in {checked} groups")
     return raws
 
 
@@ -361,6 +463,10 @@ def raw_scores_from_row(row: Mapping[str, Any]) -> RawScores:
         relevance=row.get("relevance"),
         watermark=row.get("watermark_score"),
         nsfw=row.get("nsfw"),
+        tiled_overlay=row.get("tiled_overlay"),
+        jpeg_quality=row.get("jpeg_quality"),
+        sharpness=row.get("sharpness"),
+        crop_of=row.get("crop_of"),
     )
 
 

@@ -30,9 +30,14 @@ SCORES_SCHEMA = pa.schema(
         ("relevance", pa.float64()),
         ("watermark_score", pa.float64()),
         ("nsfw", pa.float64()),
+        ("tiled_overlay", pa.float64()),  # periodic-overlay (tiled watermark) detector
+        ("jpeg_quality", pa.float64()),  # estimated; 100 lossless (near-duplicate members)
+        ("sharpness", pa.float64()),  # at a common scale (near-duplicate members)
+        ("crop_of", pa.string()),  # the group member this one is a sub-window of
         ("quality", pa.float64()),
         ("dup_group", pa.int32()),
         ("dup_of", pa.string()),
+        ("dup_reason", pa.string()),  # "kept", or why it lost to dup_of
         ("cross_entity_duplicate", pa.bool_()),
         ("decision", pa.string()),  # keep | reject | review
         ("reasons", pa.list_(pa.string())),
@@ -66,9 +71,14 @@ def score_row(s: ScoredImage, **extra: Any) -> dict[str, Any]:
         "relevance": raw.relevance,
         "watermark_score": raw.watermark,
         "nsfw": raw.nsfw,
+        "tiled_overlay": raw.tiled_overlay,
+        "jpeg_quality": raw.jpeg_quality,
+        "sharpness": raw.sharpness,
+        "crop_of": raw.crop_of,
         "quality": None if s.quality != s.quality else s.quality,  # NaN -> null
         "dup_group": s.dup_group,
         "dup_of": s.dup_of,
+        "dup_reason": s.dup_reason,
         "cross_entity_duplicate": s.cross_entity,
         "decision": s.decision,
         "reasons": list(s.reasons),
