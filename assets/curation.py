@@ -35,8 +35,10 @@ from craft_dag.curation.review_io import (
 )
 from craft_dag.curation.tables import SCORES, decision_counts
 from craft_dag.jobs.partitions import category_partitions
+from craft_dag.parallel.scoring import score_category_sharded
 from craft_dag.resources import CulturePackResource, StorageResource
 from craft_dag.resources.curation import CurationScorersResource
+from craft_dag.resources.executor import ExecutorResource
 
 GROUP = "curation"
 
@@ -78,6 +80,7 @@ def image_scores(
     pack: CulturePackResource,
     storage: StorageResource,
     scorers: CurationScorersResource,
+    executor: ExecutorResource,
 ) -> MaterializeResult:
     category = context.partition_key
     loaded = pack.load()
@@ -85,7 +88,25 @@ def image_scores(
     thresholds = effective(loaded.curation, category, overrides)
     built = scorers.scorers(loaded.meta.source_language, warn=context.log.warning)
     store = storage.client()
-    result = score_category(store, category, thresholds, built, log=context.log.info)
+    shard_metadata: dict[str, object] = {}
+    if executor.sharded:  # per-image scores by shard on Ray; grouping and decisions once
+        sharded = score_category_sharded(
+            store,
+            category,
+            thresholds,
+            built,
+            executor.build(),
+            num_shards=executor.num_shards,
+            storage_options=storage.storage_options(),
+            log=context.log.info,
+        )
+        result = sharded.result
+        shard_metadata = {
+            **sharded.report.summary(),
+            "shard_failures": MetadataValue.json(sharded.report.failures()),
+        }
+    else:
+        result = score_category(store, category, thresholds, built, log=context.log.info)
     rows = result.table.to_pylist()
     counts = decision_counts(result.table)
     metadata = {
@@ -93,6 +114,7 @@ def image_scores(
         "dagster/column_schema": column_schema(result.table.schema),
         **counts,
         "reused_scores": result.reused,
+        **shard_metadata,
         "scorers": MetadataValue.json(built.describe()),
         "thresholds": MetadataValue.md(thresholds_markdown(thresholds)),
         "funnel": MetadataValue.md(funnel_markdown(rows)),

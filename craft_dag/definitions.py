@@ -4,9 +4,10 @@ Deployment choices (which pack, where data lives, where images come from) are re
 environment here and nowhere else; see craft_dag.settings.
 """
 
+import os
 from pathlib import Path
 
-from dagster import Definitions, in_process_executor
+from dagster import Definitions, EnvVar, in_process_executor
 
 from craft_dag.assets.captioning import captioning_assets, captioning_checks
 from craft_dag.assets.catalog import catalog_assets, catalog_checks
@@ -38,6 +39,7 @@ from craft_dag.resources import (
 )
 from craft_dag.resources.captioning import CaptionerResource, TranslatorResource
 from craft_dag.resources.curation import CurationScorersResource
+from craft_dag.resources.executor import ExecutorResource
 from craft_dag.resources.training import TrainingLauncherResource
 from craft_dag.settings import Settings
 
@@ -120,6 +122,11 @@ defs = Definitions(
         "image_source": image_source(settings),
         "downloader": DownloaderResource(contact=settings.contact),
         "scorers": CurationScorersResource(profile=settings.profile),
+        # CRAFT_EXECUTOR=ray: a category's shards on Ray (local, or CRAFT_RAY_ADDRESS's cluster).
+        "executor": ExecutorResource(
+            engine=os.environ.get("CRAFT_EXECUTOR", "in-process"),
+            address=EnvVar("CRAFT_RAY_ADDRESS") if os.environ.get("CRAFT_RAY_ADDRESS") else None,
+        ),
         **model_resources(settings),
     },
     # On a laptop or a 2-core CI host the multiprocess executor thrashes (a process per step);

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from craft_dag.resources import CulturePackResource, StorageResource
+from craft_dag.resources.executor import ExecutorResource
 
 
 def resources(pack: Path, storage_uri: str, s3: dict[str, str] | None = None) -> dict[str, object]:
@@ -16,4 +17,8 @@ def resources(pack: Path, storage_uri: str, s3: dict[str, str] | None = None) ->
             secret_access_key=s3["secret"],
             region_name=s3["region"],
         )
-    return {"pack": CulturePackResource(path=str(pack)), "storage": storage}
+    return {
+        "pack": CulturePackResource(path=str(pack)),
+        "storage": storage,
+        "executor": ExecutorResource(),  # in-process: tests/parallel run the Ray engine
+    }

@@ -1,0 +1,43 @@
+"""Where the work inside a category runs: in this process (the default) or on Ray, by shard."""
+
+from typing import Literal
+
+from dagster import ConfigurableResource
+from pydantic import Field
+
+from craft_dag.parallel.engines import Engine, InProcessEngine, RayEngine
+
+
+class ExecutorResource(ConfigurableResource):
+    """The engine for a category's shards.
+
+    ``in-process`` (the default: the demo and most tests, no Ray) or ``ray``: with no
+    ``address`` a local Ray starts on this machine's cores; with one (``EnvVar("CRAFT_RAY_ADDRESS")``
+    in the definitions: ``ray://head:10001``, or the KubeRay head service) the shards run on that
+    cluster. Ray is joined with ``ray.init`` directly rather than through dagster-ray's
+    ``LocalRay``: ``LocalRay`` ignores an address, and its KubeRay resources create a cluster per
+    step, while here one long-lived cluster serves every partition (docs/cluster.md).
+    """
+
+    engine: Literal["in-process", "ray"] = Field(default="in-process")
+    address: str | None = Field(default=None, description="Ray cluster address; None: local.")
+    num_shards: int = Field(
+        default=8, ge=1, description="Shards per category (fixed: a key's shard never moves)."
+    )
+    num_cpus: int | None = Field(default=None, description="Local Ray only: cores to use.")
+    num_gpus: float = Field(default=0.0, ge=0, description="GPUs per model shard.")
+    object_store_memory: int | None = Field(default=None, description="Local Ray only: bytes.")
+
+    @property
+    def sharded(self) -> bool:
+        return self.engine == "ray"
+
+    def build(self) -> Engine:
+        if self.engine == "ray":
+            return RayEngine(
+                address=self.address,
+                num_cpus=self.num_cpus,
+                num_gpus=self.num_gpus,
+                object_store_memory=self.object_store_memory,
+            )
+        return InProcessEngine()
