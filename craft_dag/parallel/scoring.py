@@ -86,10 +86,11 @@ def score_category_sharded(
     store: Storage,
     category: str,
     thresholds: EffectiveThresholds,
-    scorers: Scorers | Callable[[], Scorers],
+    scorers: Scorers,
     engine: Engine,
     *,
     num_shards: int,
+    shard_scorers: Scorers | Callable[[], Scorers] | None = None,
     storage_options: dict[str, Any] | None = None,
     log: Callable[[str], None] = lambda _: None,
 ) -> ShardedScores:
@@ -97,11 +98,14 @@ def score_category_sharded(
 
     Raises RuntimeError only when every shard failed; otherwise the failed shards' images are
     left out of ``image_scores`` this time (the report names each failure) and are redone by
-    the next materialisation.
+    the next materialisation. ``shard_scorers`` is what the workers score with (a picklable
+    factory builds the models once per shard on the worker instead of shipping them); by default
+    ``scorers`` itself, which must then describe the same scorers (its ``version``).
     """
     images = store.read_table(IMAGES, category).select(["image_id", "entity_id"]).to_pylist()
     texts = entity_texts(store.read_table("entities", category).to_pylist())
-    local = scorers() if callable(scorers) else scorers
+    local = scorers
+    remote = scorers if shard_scorers is None else shard_scorers
     settings = f"{local.version}|{thresholds.fingerprint()}"
     rows = [(r["image_id"], r["entity_id"], texts.get(r["entity_id"], ())) for r in images]
     by_shard = split(rows, lambda r: r[0], num_shards)
@@ -116,7 +120,7 @@ def score_category_sharded(
             report.outcomes.append(ShardOutcome(shard, "reused", len(members)))
             continue
         arg = ScoreShard(
-            store.base_uri, storage_options or {}, category, shard, members, thresholds, scorers, fp
+            store.base_uri, storage_options or {}, category, shard, members, thresholds, remote, fp
         )
         tasks.append(ShardTask(shard, len(members), score_shard, arg))
     log(

@@ -1,0 +1,79 @@
+"""A real two-node Ray cluster on 127.0.0.1 for the session: a head and a worker node.
+
+Each node is a separate ``ray start`` (its own raylet), one CPU each, a small object store.
+The finaliser stops them with ``ray stop --force`` and checks no raylet or GCS is left.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+RAY = str(Path(sys.executable).with_name("ray"))
+OBJECT_STORE = str(200 * 1024 * 1024)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ray_processes() -> list[str]:
+    found = subprocess.run(
+        ["pgrep", "-a", "-f", "raylet|gcs_server"], capture_output=True, text=True
+    )
+    return [line for line in found.stdout.splitlines() if "pgrep" not in line]
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    pytest.importorskip("ray")
+    if _ray_processes():
+        pytest.skip("a Ray cluster is already running on this machine")
+    port = _free_port()
+    address = f"127.0.0.1:{port}"
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    # Ray's socket paths must stay short (107 bytes): a short temp dir, not pytest's.
+    temp = Path(f"/tmp/ray_t{os.getpid()}")
+    common = [
+        "--num-cpus",
+        "1",
+        "--object-store-memory",
+        OBJECT_STORE,
+        "--node-ip-address",
+        "127.0.0.1",
+    ]
+    head = [RAY, "start", "--head", "--port", str(port), "--include-dashboard=false",
+            "--disable-usage-stats", "--temp-dir", str(temp), *common]  # fmt: skip
+    worker = [RAY, "start", "--address", address, *common]
+    try:
+        subprocess.run(head, check=True, env=env, capture_output=True, timeout=120)
+        subprocess.run(worker, check=True, env=env, capture_output=True, timeout=120)
+        import ray
+
+        ray.init(address=address, log_to_driver=False)
+        deadline = time.monotonic() + 60
+        while sum(n["Alive"] for n in ray.nodes()) < 2:
+            assert time.monotonic() < deadline, "the worker node never joined"
+            time.sleep(0.5)
+        yield address
+    finally:
+        try:
+            import ray
+
+            ray.shutdown()
+        except ImportError:
+            pass
+        subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        shutil.rmtree(temp, ignore_errors=True)
+        deadline = time.monotonic() + 30
+        while _ray_processes() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not _ray_processes(), f"Ray processes left: {_ray_processes()}"
