@@ -1,0 +1,62 @@
+"""image_scores materialised through Dagster with the Ray executor: the in-process rows, and
+the shards' counts in the materialisation's metadata."""
+
+from pathlib import Path
+
+import pytest
+from dagster import materialize
+
+pytest.importorskip("ray")
+
+from craft_dag.assets.catalog import entities, pack_files
+from craft_dag.assets.collection import raw_images
+from craft_dag.assets.curation import curation_assets, curation_checks
+from craft_dag.catalog.pack import load_pack
+from craft_dag.collection.samples import build_sample_set
+from craft_dag.resources import DownloaderResource, LocalFolderSourceResource
+from craft_dag.resources.curation import CurationScorersResource
+from craft_dag.resources.executor import ExecutorResource
+from craft_dag.storage import Storage
+from tests.orchestration.helpers import resources
+from tests.parallel.helpers import assert_same_rows
+
+pytestmark = pytest.mark.slow
+ASSETS = [pack_files, entities, raw_images, *curation_assets, *curation_checks]
+CATEGORY = "national_cuisine"
+
+
+def _materialise(pack: Path, samples: Path, store: Path, executor: ExecutorResource):
+    res = {
+        **resources(pack, str(store)),
+        "image_source": LocalFolderSourceResource(root=str(samples)),
+        "downloader": DownloaderResource(),
+        "scorers": CurationScorersResource(ocr="off", relevance_model="off"),
+        "executor": executor,
+    }
+    result = materialize(
+        ASSETS,
+        partition_key=CATEGORY,
+        resources=res,
+        selection=["entities", "raw_images", "image_scores"],
+    )
+    assert result.success
+    return result.asset_materializations_for_node("image_scores")[0].metadata
+
+
+def test_image_scores_through_ray(ray_cluster: str, ru_pack_copy: Path, tmp_path: Path) -> None:
+    pack = load_pack(ru_pack_copy)
+    samples = tmp_path / "samples"
+    build_sample_set(samples, {CATEGORY: [e.id for e in pack.entities[CATEGORY]]})
+    _materialise(ru_pack_copy, samples, tmp_path / "a", ExecutorResource())
+    md = _materialise(
+        ru_pack_copy,
+        samples,
+        tmp_path / "b",
+        ExecutorResource(engine="ray", address=ray_cluster, num_shards=3),
+    )
+    assert md["shards"].value == 3 and md["shards_done"].value == 3
+    assert md["shards_failed"].value == 0
+    assert_same_rows(
+        Storage(str(tmp_path / "b")).read_table("image_scores", CATEGORY),
+        Storage(str(tmp_path / "a")).read_table("image_scores", CATEGORY),
+    )
