@@ -38,7 +38,7 @@ from craft_dag.jobs.partitions import category_partitions
 from craft_dag.parallel.scoring import score_category_sharded
 from craft_dag.resources import CulturePackResource, StorageResource
 from craft_dag.resources.curation import CurationScorersResource
-from craft_dag.resources.executor import ExecutorResource
+from craft_dag.resources.executor import ExecutorResource, ShardScorers
 
 GROUP = "curation"
 
@@ -97,6 +97,7 @@ def image_scores(
             built,
             executor.build(),
             num_shards=executor.num_shards,
+            shard_scorers=ShardScorers.of(scorers, loaded.meta.source_language),
             storage_options=storage.storage_options(),
             log=context.log.info,
         )

@@ -1,10 +1,13 @@
 """Where the work inside a category runs: in this process (the default) or on Ray, by shard."""
 
-from typing import Literal
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from dagster import ConfigurableResource
 from pydantic import Field
 
+from craft_dag.curation.score import Scorers
 from craft_dag.parallel.engines import Engine, InProcessEngine, RayEngine
 
 
@@ -41,3 +44,32 @@ class ExecutorResource(ConfigurableResource):
                 object_store_memory=self.object_store_memory,
             )
         return InProcessEngine()
+
+
+_BUILT: dict[str, Scorers] = {}
+
+
+@dataclass(frozen=True)
+class ShardScorers:
+    """Builds the curation scorers on a Ray worker, once per worker process.
+
+    The built scorers hold a Tesseract handle and torch models that do not pickle (and are big
+    to ship); the resource's plain settings do, so each worker builds its own and keeps them
+    for the next shard it runs.
+    """
+
+    settings: dict[str, Any]
+    language: str
+
+    def __call__(self) -> Scorers:
+        from craft_dag.resources.curation import CurationScorersResource
+
+        key = json.dumps([self.settings, self.language], sort_keys=True, default=str)
+        if key not in _BUILT:
+            resource = CurationScorersResource(**self.settings)
+            _BUILT[key] = resource.scorers(self.language, warn=lambda _: None)
+        return _BUILT[key]
+
+    @classmethod
+    def of(cls, resource: ConfigurableResource, language: str) -> "ShardScorers":
+        return cls({k: getattr(resource, k) for k in type(resource).model_fields}, language)

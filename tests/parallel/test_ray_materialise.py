@@ -30,7 +30,8 @@ def _materialise(pack: Path, samples: Path, store: Path, executor: ExecutorResou
         **resources(pack, str(store)),
         "image_source": LocalFolderSourceResource(root=str(samples)),
         "downloader": DownloaderResource(),
-        "scorers": CurationScorersResource(ocr="off", relevance_model="off"),
+        # OCR and the tiny relevance model: built on each worker (they do not pickle).
+        "scorers": CurationScorersResource(ocr="on"),
         "executor": executor,
     }
     result = materialize(
