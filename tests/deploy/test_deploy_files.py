@@ -302,3 +302,29 @@ def test_gpu_run_tags_parse_with_dagster_k8s() -> None:
     # The tag the queue limits GPU runs by.
     limits = cluster_config()["run_coordinator"]["config"]["tag_concurrency_limits"]
     assert {"key": "craft/gpu", "value": tags["craft/gpu"], "limit": 2} in limits
+
+
+def test_the_ray_cluster_has_cpu_and_gpu_workers_and_the_pinned_ray() -> None:
+    """The KubeRay manifest: CPU and GPU worker groups, Ray as pinned, and values point at it."""
+    manifest = yaml.safe_load((DEPLOY / "cluster" / "ray-cluster.yaml").read_text())
+    assert manifest["apiVersion"] == "ray.io/v1" and manifest["kind"] == "RayCluster"
+    pins = dict(
+        line.split("==")
+        for line in (REPO / "constraints.txt").read_text().splitlines()
+        if "==" in line
+    )
+    assert manifest["spec"]["rayVersion"] == pins["ray"]
+    groups = {g["groupName"]: g for g in manifest["spec"]["workerGroupSpecs"]}
+    assert set(groups) == {"cpu", "gpu"}
+    gpu = groups["gpu"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+    assert gpu["nvidia.com/gpu"] == groups["gpu"]["rayStartParams"]["num-gpus"]
+    name = manifest["metadata"]["name"]
+    env = {
+        e["name"]: e.get("value")
+        for e in yaml.safe_load(VALUES_YAML.read_text())["dagster-user-deployments"]["deployments"][
+            0
+        ]["env"]
+    }
+    assert env["CRAFT_EXECUTOR"] == "ray"
+    # KubeRay names the head service <cluster>-head-svc; 10001 is the Ray client port.
+    assert env["CRAFT_RAY_ADDRESS"] == f"ray://{name}-head-svc:10001"
