@@ -126,6 +126,7 @@ bench: $(STAMP) .venv-bench/.installed
 	$(BIN)/python -m bench.bench_fetch --out docs/benchmarks.md
 	$(BIN)/python -m bench.bench_scores --out docs/benchmarks.md
 	$(BIN)/python -m bench.bench_curation_quality --out docs/benchmarks.md
+	$(BIN)/python -m bench.bench_shards --out docs/benchmarks.md
 	$(BIN)/python -m bench.bench_captions --out docs/benchmarks.md
 	$(BIN)/python -m bench.bench_caption_lint --out docs/benchmarks.md
 	$(BIN)/python -m bench.bench_translate --out docs/benchmarks.md
