@@ -23,6 +23,7 @@ from craft_dag.curation.filtering import FILTERED, coverage_gaps, filter_images
 from craft_dag.curation.policy import effective
 from craft_dag.curation.report import (
     funnel_markdown,
+    near_duplicates_markdown,
     reason_sheets,
     thresholds_markdown,
 )
@@ -119,6 +120,7 @@ def image_scores(
         "scorers": MetadataValue.json(built.describe()),
         "thresholds": MetadataValue.md(thresholds_markdown(thresholds)),
         "funnel": MetadataValue.md(funnel_markdown(rows)),
+        "near_duplicates": MetadataValue.md(near_duplicates_markdown(rows)),
     }
     for reason, sheet in reason_sheets(rows, store.get_blob).items():
         metadata[f"flagged_{reason}"] = MetadataValue.md(sheet)

@@ -72,6 +72,43 @@ def funnel_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
     return f"{table}\n\nLeft: **{keep} keep**, **{review} to review** (of {total})."
 
 
+def near_duplicates_markdown(rows: Sequence[Mapping[str, Any]], *, groups: int = 10) -> str:
+    """How each near-duplicate group was decided: why its copies lost, and a few groups.
+
+    The first table counts the copies by the preference they lost on (keeper.py's order), so a
+    curator sees whether originals win on cleanliness and size, or on a finer point; the second
+    lists the largest groups with their keeper and each loser's reason.
+    """
+    members = [
+        r for r in rows if r.get("dup_group", -1) is not None and r.get("dup_group", -1) >= 0
+    ]
+    if not members:
+        return "No near-duplicate groups."
+    lost = Counter(_why(r["dup_reason"]) for r in members if r["dup_reason"] != "kept")
+    by_group: dict[int, list[Mapping[str, Any]]] = {}
+    for r in members:
+        by_group.setdefault(r["dup_group"], []).append(r)
+    summary = markdown.table(
+        ["lost on", "copies"], sorted(lost.items(), key=lambda kv: -kv[1]), right=["copies"]
+    )
+    shown = sorted(by_group.values(), key=len, reverse=True)[:groups]
+    body = []
+    for group in shown:
+        keeper = next((r for r in group if r["dup_reason"] == "kept"), group[0])
+        losers = "; ".join(f"{r['image_id']} ({r['dup_reason']})" for r in group if r is not keeper)
+        body.append((keeper["image_id"], len(group), losers))
+    listing = markdown.table(["kept", "members", "not kept (why)"], body, right=["members"])
+    return (
+        f"{len(by_group)} groups, {len(members) - len(by_group)} copies not kept.\n\n"
+        f"{summary}\n\nLargest groups:\n\n{listing}"
+    )
+
+
+def _why(dup_reason: str) -> str:
+    # "own reason: blurry,text" counts as "own reason": the reasons are in the funnel already.
+    return dup_reason.split(":", 1)[0] if dup_reason else "unknown"
+
+
 def thresholds_markdown(thresholds: EffectiveThresholds) -> str:
     """The numbers in force and where each came from (default, pack, category or run)."""
     review = ", ".join(thresholds.review_reasons) or "none"

@@ -36,10 +36,10 @@ from craft_dag.curation.decide import (
 from craft_dag.curation.keeper import (
     KEPT,
     MemberFacts,
-    crop_relations,
-    estimate_quality,
+    coarse_thumbnail,
+    is_crop_of,
+    is_crop_screen,
     keep_best,
-    sharpness,
     thumbnail,
 )
 from craft_dag.curation.metrics import ImageMetrics
@@ -50,7 +50,8 @@ from craft_dag.imaging.decode import ImageRejected, open_untrusted, rejecting
 COLOUR_MAX_SIDE = 1024
 """Survivors are decoded in colour at most this large for OCR and the models."""
 CROP_DECODE_SIDE = 320
-"""Group members are decoded about this large (JPEG draft scaling) to look for crops."""
+"""A group member whose crop screen passed is decoded about this large (JPEG draft scaling)
+to verify it."""
 
 
 @dataclass(frozen=True)
@@ -133,15 +134,24 @@ def quality_of(metrics: ImageMetrics | None) -> float:
     return math.log2(max(1, metrics.width * metrics.height)) + 0.1 * math.log2(1 + metrics.blur)
 
 
-def _cpu(item: ScoreItem) -> RawScores:
+def _cpu(item: ScoreItem) -> tuple[RawScores, np.ndarray | None]:
+    """The CPU scores, and the coarse thumbnail the crop screen uses (kept only in memory)."""
     try:
         data = item.load()
         scores: CpuScores = cpu_scores(data)
     except ImageRejected as exc:
-        return RawScores(status="error", error=f"{exc.reason}: {exc.detail}")
+        return RawScores(status="error", error=f"{exc.reason}: {exc.detail}"), None
     except OSError as exc:
-        return RawScores(status="error", error=f"unreadable: {exc}")
-    return RawScores(status="ok", metrics=scores.metrics, dhash=scores.dhash, phash=scores.phash)
+        return RawScores(status="error", error=f"unreadable: {exc}"), None
+    raw = RawScores(
+        status="ok",
+        metrics=scores.metrics,
+        dhash=scores.dhash,
+        phash=scores.phash,
+        jpeg_quality=scores.jpeg_quality,
+        sharpness=scores.sharpness,
+    )
+    return raw, scores.thumbnail
 
 
 def colour_image(data: bytes, max_side: int = COLOUR_MAX_SIDE) -> Image.Image:
@@ -203,6 +213,8 @@ def score_images(
     started = time.perf_counter()
 
     raws: list[RawScores] = []
+    # ~1.7 KB per image (48 px greyscale): what lets a group be ranked without a second decode.
+    coarse: dict[int, np.ndarray] = {}
     reused = 0
     for n, item in enumerate(items, 1):
         known = prior.get((item.key, item.entity_id))
@@ -210,7 +222,10 @@ def score_images(
             raws.append(known)
             reused += 1
         else:
-            raws.append(_cpu(item))
+            raw, thumb = _cpu(item)
+            raws.append(raw)
+            if thumb is not None:
+                coarse[n - 1] = thumb
         if n % 200 == 0:
             log(f"CPU scores: {n}/{len(items)} images")
     log(
@@ -233,16 +248,15 @@ def score_images(
     # CPU-clean image gets the costly scores, near-duplicate copies included, and only then is
     # each group's keeper chosen. The extra cost is bounded by the copies: groups are a small
     # share of a collection, and the CPU rules still remove everything a model need not see.
+    # What the choice itself compares (area, compression, sharpness, a coarse thumbnail) came
+    # with the first decode; only a member that the crop screen cannot clear is decoded again.
     survivors = [i for i, raw in enumerate(raws) if raw.status == "ok" and not reasons[i]]
-    grouped = {i for group in groups for i in group}
-    keeper_of = {i for i in survivors if i in grouped}
-    raws = _costly(items, raws, survivors, scorers, log, keeper_of=keeper_of)
+    raws = _costly(items, raws, survivors, scorers, log)
     for i in survivors:
         raw = raws[i]
         reasons[i] += text_reasons(raw.text_words, raw.text_area, raw.text_watermark, t)
         reasons[i] += overlay_reasons(raw.tiled_overlay, t)
         reasons[i] += model_reasons(raw.relevance, raw.watermark, raw.nsfw, t)
-    raws = _crop_relations(items, raws, groups, set(survivors), log)
 
     group_of: dict[int, int] = {}
     dup_of: dict[int, int] = {}
@@ -265,7 +279,14 @@ def score_images(
             for i in group:
                 group_of[i] = g
                 dup_reason[i] = KEPT
-        for i, (keeper, why) in keep_best(groups, facts).items():
+        crops = _CropSearch(items, coarse)
+        choice = keep_best(groups, facts, crops.is_crop)
+        for i, parent in choice.crop_of.items():
+            if raws[i].crop_of != parent:
+                raws[i] = replace(raws[i], crop_of=parent)
+        if crops.verified:
+            log(f"near-duplicates: {crops.verified} possible crops verified at full detail")
+        for i, (keeper, why) in choice.lost.items():
             dup_of[i] = keeper
             dup_reason[i] = why
             reasons[i].append("duplicate")
@@ -303,14 +324,8 @@ def _costly(
     survivors: list[int],
     scorers: Scorers,
     log: Callable[[str], None],
-    *,
-    keeper_of: set[int] = frozenset(),  # type: ignore[assignment]
 ) -> list[RawScores]:
-    """Fill in the OCR, detector and model scores the survivors lack, in batches.
-
-    Members of a near-duplicate group (``keeper_of``) also get what the keeper choice compares:
-    their compression and their sharpness at a common scale.
-    """
+    """Fill in the OCR, detector and model scores the survivors lack, in batches."""
     wanted = {
         "text": scorers.text is not None,
         "relevance": scorers.relevance is not None,
@@ -327,7 +342,6 @@ def _costly(
             or (wanted["watermark"] and raw.watermark is None)
             or (wanted["nsfw"] and raw.nsfw is None)
             or (wanted["overlay"] and raw.tiled_overlay is None)
-            or (i in keeper_of and raw.sharpness is None)
         )
 
     todo = [i for i in survivors if missing(i)]
@@ -345,18 +359,13 @@ def _costly(
         updates: list[dict[str, Any]] = []
         for i in batch:
             try:
-                data = items[i].load()
-                images.append(colour_image(data))
+                images.append(colour_image(items[i].load()))
                 ready.append(i)
             except (ImageRejected, OSError) as exc:
                 reason = exc.reason if isinstance(exc, ImageRejected) else "unreadable"
                 raws[i] = replace(raws[i], status="error", error=f"{reason}: {exc}")
                 continue
-            update: dict[str, Any] = {}
-            if i in keeper_of:
-                update["jpeg_quality"] = _quality_of_file(data)
-                update["sharpness"] = sharpness(images[-1])
-            updates.append(update)
+            updates.append({})
         if not ready:
             continue
         if wanted["text"]:
@@ -391,46 +400,38 @@ def _costly(
     return raws
 
 
-def _quality_of_file(data: bytes) -> float | None:
-    try:
-        image, _ = open_untrusted(data)
-    except ImageRejected:
-        return None
-    return estimate_quality(image, data)
+class _CropSearch:
+    """``is_crop(a, b)`` for ``keep_best``: the coarse screen on the thumbnails of the cheap
+    pass, then, only where it passes, the verification on thumbnails decoded for it."""
 
+    def __init__(self, items: Sequence[ScoreItem], coarse: dict[int, np.ndarray]) -> None:
+        self.items = items
+        self.coarse = coarse  # filled in for images whose cheap pass was reused
+        self.fine: dict[int, np.ndarray | None] = {}
+        self.verified = 0
 
-def _crop_relations(
-    items: Sequence[ScoreItem],
-    raws: list[RawScores],
-    groups: list[list[int]],
-    clean: set[int],
-    log: Callable[[str], None],
-) -> list[RawScores]:
-    """``crop_of`` for the CPU-clean members of every group where any of them lacks it.
-
-    Only such groups are decoded (again: a thumbnail is cheap next to OCR), so a rerun whose
-    scores are all reused reads nothing.
-    """
-    raws = list(raws)
-    checked = 0
-    for group in groups:
-        members = [i for i in group if i in clean and raws[i].status == "ok"]
-        if not any(raws[i].crop_of is None for i in members):
-            continue
-        thumbs: dict[str, np.ndarray] = {}
-        for i in members:
+    def _decode(self, i: int) -> np.ndarray | None:
+        if i not in self.fine:
             try:
-                thumbs[items[i].key] = thumbnail(colour_image(items[i].load(), CROP_DECODE_SIDE))
+                image = colour_image(self.items[i].load(), CROP_DECODE_SIDE)
             except (ImageRejected, OSError):
-                continue  # its costly pass recorded the error, or it simply cannot be compared
-        relations = crop_relations(thumbs) if len(thumbs) > 1 else dict.fromkeys(thumbs, "")
-        for i in members:
-            if items[i].key in relations:
-                raws[i] = replace(raws[i], crop_of=relations[items[i].key])
-        checked += 1
-    if checked:
-        log(f"near-duplicates: crops looked for in {checked} groups")
-    return raws
+                image = None  # it cannot be compared; it is then not a crop
+            self.fine[i] = thumbnail(image) if image is not None else None
+            if image is not None:
+                self.coarse.setdefault(i, coarse_thumbnail(image))
+        return self.fine[i]
+
+    def is_crop(self, small: int, large: int) -> bool:
+        for i in (small, large):
+            if i not in self.coarse:
+                self._decode(i)
+        if small not in self.coarse or large not in self.coarse:
+            return False
+        if not is_crop_screen(self.coarse[small], self.coarse[large]):
+            return False
+        self.verified += 1
+        a, b = self._decode(small), self._decode(large)
+        return a is not None and b is not None and is_crop_of(a, b)
 
 
 def raw_scores_from_row(row: Mapping[str, Any]) -> RawScores:

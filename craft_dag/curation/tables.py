@@ -31,9 +31,9 @@ SCORES_SCHEMA = pa.schema(
         ("watermark_score", pa.float64()),
         ("nsfw", pa.float64()),
         ("tiled_overlay", pa.float64()),  # periodic-overlay (tiled watermark) detector
-        ("jpeg_quality", pa.float64()),  # estimated; 100 lossless (near-duplicate members)
-        ("sharpness", pa.float64()),  # at a common scale (near-duplicate members)
-        ("crop_of", pa.string()),  # the group member this one is a sub-window of
+        ("jpeg_quality", pa.float64()),  # estimated from the header; 100 for lossless formats
+        ("sharpness", pa.float64()),  # Laplacian variance at keeper.SHARPNESS_SIDE
+        ("crop_of", pa.string()),  # group member it is a sub-window of; "" tested, not a crop
         ("quality", pa.float64()),
         ("dup_group", pa.int32()),
         ("dup_of", pa.string()),
