@@ -26,8 +26,10 @@ def cpu_reasons(metrics: ImageMetrics, t: Thresholds) -> list[str]:
         reasons.append("bad_aspect")
     if t.min_blur is not None and metrics.blur < t.min_blur:
         reasons.append("blurry")
-    if (t.min_mean_luminance is not None and metrics.mean_luminance < t.min_mean_luminance) or (
-        t.max_dark_fraction is not None and metrics.dark_fraction > t.max_dark_fraction
+    if (
+        (t.min_mean_luminance is not None and metrics.mean_luminance < t.min_mean_luminance)
+        or (t.max_dark_fraction is not None and metrics.dark_fraction > t.max_dark_fraction)
+        or (t.min_highlight is not None and metrics.highlight < t.min_highlight)
     ):
         reasons.append("underexposed")
     if (t.max_mean_luminance is not None and metrics.mean_luminance > t.max_mean_luminance) or (

@@ -28,6 +28,8 @@ DARK_LEVEL = 0.05
 """A pixel at or below this grey level (of 1.0) counts as dark."""
 BRIGHT_LEVEL = 0.95
 """A pixel at or above this grey level (of 1.0) counts as bright."""
+HIGHLIGHT_SHARE = 0.99
+"""``highlight`` is the grey level below which this share of the pixels lies."""
 
 _LEVELS = np.arange(256, dtype=np.float64)
 _LEVELS_SQUARED = _LEVELS**2
@@ -52,6 +54,7 @@ class ImageMetrics:
     bright_fraction: float  # share of pixels >= BRIGHT_LEVEL
     entropy: float  # Shannon entropy of the 256-bin grey histogram, bits (0..8)
     contrast: float  # standard deviation of the grey levels, 0..1
+    highlight: float  # the 99th-percentile grey level, 0..1: how bright the brightest parts are
     frames: int
     mode: str  # the file's own mode ("RGB", "P", "I;16", ...)
 
@@ -258,6 +261,9 @@ def _measure(grey: Image.Image, width: int, height: int, mode: str, frames: int)
         bright_fraction=float(share[_BRIGHT].sum()),
         entropy=entropy,
         contrast=math.sqrt(variance) / 255,
+        # The level that 1 % of the pixels reach or pass. A dark photo (night, space) still has
+        # bright parts; an exposure pushed down has none (cleanvision's "dark" score, too).
+        highlight=float(np.searchsorted(np.cumsum(share), HIGHLIGHT_SHARE)) / 255,
         frames=frames,
         mode=mode,
     )

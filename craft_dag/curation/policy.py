@@ -76,17 +76,34 @@ class Thresholds(BaseModel):
     max_dark_fraction: float | None = Field(
         0.6, ge=0.0, le=1.0, description="underexposed: share of near-black pixels at most this."
     )
+    min_highlight: float | None = Field(
+        0.32,
+        ge=0.0,
+        le=1.0,
+        description="underexposed: the grey level (0-1) the brightest 1 % of pixels reach, at "
+        "least this. A night or space photo keeps bright parts; an image darkened as a whole "
+        "has none. 0.32 is cleanvision's default for its dark score (the same percentile).",
+    )
     max_mean_luminance: float | None = Field(
         0.8, ge=0.0, le=1.0, description="overexposed: mean grey level (0-1) at most this."
     )
     max_bright_fraction: float | None = Field(
-        0.35, ge=0.0, le=1.0, description="overexposed: share of near-white pixels at most this."
+        0.25,
+        ge=0.0,
+        le=1.0,
+        description="overexposed: share of near-white pixels at most this: a quarter of the "
+        "frame blown to white is lost detail in any photo (a studio shot on white is then "
+        "flagged too: raise it for a category of product photos).",
     )
     min_entropy: float | None = Field(
         2.5, ge=0.0, le=8.0, description="low_information: grey-level entropy (bits) at least this."
     )
     min_contrast: float | None = Field(
-        0.01, ge=0.0, le=1.0, description="low_information: grey-level deviation at least this."
+        0.02,
+        ge=0.0,
+        le=1.0,
+        description="low_information: grey-level deviation at least this (0.02: about 5 of 255 "
+        "levels, a plain surface or a faint gradient).",
     )
     max_text_words: int | None = Field(
         3,

@@ -448,6 +448,8 @@ def raw_scores_from_row(row: Mapping[str, Any]) -> RawScores:
             bright_fraction=row["bright_fraction"],
             entropy=row["entropy"],
             contrast=row["contrast"],
+            # Tables written before the metric existed: NaN, which no rule flags.
+            highlight=_or_nan(row.get("highlight")),
             frames=row["frames"],
             mode=row["mode"],
         )
@@ -469,6 +471,10 @@ def raw_scores_from_row(row: Mapping[str, Any]) -> RawScores:
         sharpness=row.get("sharpness"),
         crop_of=row.get("crop_of"),
     )
+
+
+def _or_nan(value: Any) -> float:
+    return math.nan if value is None else float(value)
 
 
 def bytes_loader(data: bytes) -> Callable[[], bytes]:

@@ -5,8 +5,8 @@ copies and problems; its labels say what a curator expects. The folder is scored
 with default settings, exactly as a user runs it, and each figure is compared with the issue's
 threshold. ``bench/bench_curation_quality.py`` reports the same figures on the full corpus.
 
-Assertions marked ``xfail(strict=True)`` fail today and are being fixed (issue 12 parts 2 and
-3, keeper choice and watermark/text detection): when one starts passing, strict xfail turns
+Assertions marked ``xfail(strict=True)`` fail today and are being fixed (issue 12 part 3,
+watermark and text detection): when one starts passing, strict xfail turns
 it red, and its marker is to be removed, never the threshold lowered.
 """
 
@@ -25,7 +25,7 @@ RECALL = 0.9
 KEPT_ORIGINALS = 0.95
 CLEAN_FLAGGED = 0.05
 
-PENDING = "issue 12 parts 2-3 (H5): keeper choice and detection on photographs not done yet"
+PENDING = "issue 12 part 3: watermark and text detection on photographs not done yet"
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,6 @@ def test_every_broken_file_gives_an_error_row_with_its_reason(scored) -> None:
     assert evaluation.broken_with_reason == evaluation.broken
 
 
-@pytest.mark.xfail(strict=True, reason=PENDING)
 def test_the_undegraded_original_is_kept_in_nearly_every_group(scored) -> None:
     _, evaluation = scored
     assert evaluation.original_kept_share is not None
@@ -70,18 +69,9 @@ def test_the_undegraded_original_is_kept_in_nearly_every_group(scored) -> None:
     [
         "too_small",
         "blurry",
-        pytest.param(
-            "underexposed",
-            marks=pytest.mark.xfail(strict=True, reason=PENDING + " (thresholds, H5)"),
-        ),
-        pytest.param(
-            "overexposed",
-            marks=pytest.mark.xfail(strict=True, reason=PENDING + " (thresholds, H5)"),
-        ),
-        pytest.param(
-            "low_information",
-            marks=pytest.mark.xfail(strict=True, reason=PENDING + " (thresholds, H5)"),
-        ),
+        "underexposed",
+        "overexposed",
+        "low_information",
         pytest.param("text", marks=pytest.mark.xfail(strict=True, reason=PENDING)),
         pytest.param("watermark", marks=pytest.mark.xfail(strict=True, reason=PENDING)),
     ],

@@ -101,6 +101,7 @@ def test_metric_names_are_the_numeric_fields_in_order() -> None:
         "bright_fraction",
         "entropy",
         "contrast",
+        "highlight",
         "frames",
     )
 
@@ -296,3 +297,30 @@ def test_a_4000x3000_jpeg_is_decoded_at_reduced_scale(scored: list[Scored]) -> N
 def test_normalise_to_must_leave_a_laplacian() -> None:
     with pytest.raises(ValueError, match="normalise_to"):
         compute_metrics(encode(Image.new("L", (8, 8)), "PNG"), normalise_to=2)
+
+
+def test_a_photo_darkened_as_a_whole_is_underexposed_a_night_sky_is_not() -> None:
+    """The highlight rule: the brightest 1 % of a darkened photo is dark too; a space photo's
+    stars and a moon on black keep it bright, whatever their mean level."""
+    from skimage import data as skdata
+
+    from craft_dag.catalog.pack import bundled_pack_path, load_pack
+    from craft_dag.curation.decide import cpu_reasons
+    from craft_dag.curation.policy import effective
+
+    t = effective(load_pack(bundled_pack_path("ru")).curation, "", {}).values
+
+    def metrics_of(pixels: np.ndarray) -> ImageMetrics:
+        out = io.BytesIO()
+        Image.fromarray(pixels).save(out, "PNG")
+        return compute_metrics(out.getvalue())
+
+    coffee = skdata.coffee().astype(np.float32)
+    dark = metrics_of((coffee * 0.22 + 0.5).astype(np.uint8))
+    assert dark.mean_luminance > t.min_mean_luminance  # the mean rule alone lets it through
+    assert dark.highlight < t.min_highlight
+    assert "underexposed" in cpu_reasons(dark, t)
+    for name in ("hubble_deep_field", "moon"):
+        night = metrics_of(getattr(skdata, name)())
+        assert night.highlight >= t.min_highlight, name
+        assert "underexposed" not in cpu_reasons(night, t), name
