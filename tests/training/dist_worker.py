@@ -63,14 +63,16 @@ def tiny_unet() -> torch.nn.Module:
     )
 
 
-def global_batch(step: int, size: int) -> dict[str, torch.Tensor]:
+def global_batch(
+    step: int, size: int, dtype: torch.dtype = torch.float32
+) -> dict[str, torch.Tensor]:
     """Optimizer step ``step``'s whole global batch: latents, noise, timesteps, text."""
     gen = torch.Generator().manual_seed(1000 + step)
     return {
-        "sample": torch.randn(size, 4, 8, 8, generator=gen),
-        "target": torch.randn(size, 4, 8, 8, generator=gen),
+        "sample": torch.randn(size, 4, 8, 8, generator=gen).to(dtype),
+        "target": torch.randn(size, 4, 8, 8, generator=gen).to(dtype),
         "timestep": torch.randint(0, 1000, (size,), generator=gen),
-        "text": torch.randn(size, 4, 8, generator=gen),
+        "text": torch.randn(size, 4, 8, generator=gen).to(dtype),
     }
 
 
@@ -83,6 +85,9 @@ def main() -> None:
     parser.add_argument("--micro-batch", type=int, default=1)
     parser.add_argument("--accum", type=int, default=1)
     parser.add_argument("--mixed-precision", default="fp32")
+    parser.add_argument(
+        "--dtype", default="float32", choices=["float32", "float64"], help="weights and data"
+    )
     parser.add_argument("--save-at", type=int, nargs="*", default=[])
     parser.add_argument("--resume", type=Path)
     parser.add_argument(
@@ -99,7 +104,8 @@ def main() -> None:
     cfg = Dist(backend=args.backend, zero_stage=args.zero_stage)
     ctx = setup_distributed(cfg)
     t_setup = time.perf_counter() - t0
-    model = tiny_unet().to(ctx.device)
+    dtype = getattr(torch, args.dtype)
+    model = tiny_unet().to(ctx.device, dtype)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / 2))
     t1 = time.perf_counter()
@@ -138,7 +144,7 @@ def main() -> None:
                 micro_batch_size=args.micro_batch,
                 gradient_accumulation_steps=args.accum,
             )
-        batch = global_batch(done + engine.global_step, per_step)
+        batch = global_batch(done + engine.global_step, per_step, dtype)
         step_loss = torch.zeros(())
         for k in range(args.accum):
             start = (k * ctx.world_size + ctx.rank) * args.micro_batch
@@ -149,7 +155,7 @@ def main() -> None:
                 encoder_hidden_states=part["text"],
                 encoder_attention_mask=torch.ones(part["text"].shape[:2], device=ctx.device),
             ).sample
-            loss = torch.nn.functional.mse_loss(pred.float(), part["target"])
+            loss = torch.nn.functional.mse_loss(pred.to(dtype), part["target"])
             engine.backward(loss)
             engine.step()
             step_loss += loss.detach().cpu() / args.accum
@@ -161,9 +167,8 @@ def main() -> None:
     t_train = time.perf_counter() - t2
 
     if not (engine.is_deepspeed and engine.zero_stage == 3):
-        local = {
-            k: v.detach().float().cpu().contiguous() for k, v in engine.module.state_dict().items()
-        }
+        # In the run's own dtype: a float64 run's weights are compared at float64 resolution.
+        local = {k: v.detach().cpu().contiguous() for k, v in engine.module.state_dict().items()}
         from safetensors.torch import save_file
 
         save_file(local, str(args.out / f"rank{ctx.rank}.safetensors"))
