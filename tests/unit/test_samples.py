@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from craft_dag.collection import samples
+from craft_dag.collection import sample_encoders, samples
 from craft_dag.collection.samples import (
     PLANTED,
     SAMPLE_SET_VERSION,
@@ -302,7 +302,7 @@ def test_rebuilds_after_version_change_and_removes_stale_files(
 def test_interrupted_build_is_not_taken_for_a_finished_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_set: tuple[Path, list[SampleImage]]
 ) -> None:
-    real_jpeg = samples._jpeg
+    real_jpeg = sample_encoders.jpeg
     calls = 0
 
     def failing_jpeg(image: Image.Image, quality: int) -> bytes:
@@ -312,14 +312,14 @@ def test_interrupted_build_is_not_taken_for_a_finished_one(
             raise KeyboardInterrupt
         return real_jpeg(image, quality)
 
-    monkeypatch.setattr(samples, "_jpeg", failing_jpeg)
+    monkeypatch.setattr(sample_encoders, "jpeg", failing_jpeg)
     with pytest.raises(KeyboardInterrupt):
         build_sample_set(tmp_path, SMALL, per_category=2, seed=0)
     assert not (tmp_path / "VERSION").exists()
     assert not (tmp_path / "manifest.csv").exists()
     assert 0 < len(_files(tmp_path)) < len(small_set[1])
 
-    monkeypatch.setattr(samples, "_jpeg", real_jpeg)
+    monkeypatch.setattr(sample_encoders, "jpeg", real_jpeg)
     assert build_sample_set(tmp_path, SMALL, per_category=2, seed=0) == small_set[1]
     assert _files(tmp_path) == _files(small_set[0])
 
