@@ -71,6 +71,7 @@ _SCORER_OUTPUT = {
     "watermark": "watermark",
     "relevance": "relevance",
     "nsfw": "nsfw",
+    "overlay": "tiled_overlay",
 }
 
 

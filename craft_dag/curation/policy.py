@@ -106,7 +106,7 @@ class Thresholds(BaseModel):
         "levels, a plain surface or a faint gradient).",
     )
     max_text_words: int | None = Field(
-        3,
+        1,
         ge=0,
         description="text: OCR words found at most this (the paper skips images with text).",
     )
@@ -117,7 +117,7 @@ class Thresholds(BaseModel):
         0.5, ge=0.0, le=1.0, description="watermark: classifier probability at most this."
     )
     max_tiled_overlay: float | None = Field(
-        0.5,
+        6.5,
         ge=0.0,
         description="watermark: score of the periodic tiled-overlay detector (watermark.py) at "
         "most this; a tiled stock watermark repeats with a fixed period, a photo does not.",

@@ -47,6 +47,8 @@ from craft_dag.curation.near_duplicates import group_near_duplicates
 from craft_dag.curation.policy import EffectiveThresholds
 from craft_dag.imaging.decode import ImageRejected, open_untrusted, rejecting
 
+TONE_REASONS = frozenset({"underexposed", "overexposed", "low_information"})
+"""CPU reasons after which OCR still runs (the image may be a page or a screenshot)."""
 COLOUR_MAX_SIDE = 1024
 """Survivors are decoded in colour at most this large for OCR and the models."""
 CROP_DECODE_SIDE = 320
@@ -257,6 +259,20 @@ def score_images(
         reasons[i] += text_reasons(raw.text_words, raw.text_area, raw.text_watermark, t)
         reasons[i] += overlay_reasons(raw.tiled_overlay, t)
         reasons[i] += model_reasons(raw.relevance, raw.watermark, raw.nsfw, t)
+    # OCR also reads the images that only their tones removed (overexposed, low-information,
+    # underexposed): a scanned page or a screenshot is both by its histogram, and its text is
+    # what a curator needs to hear. They are few, and only OCR runs on them (no models).
+    toned = [
+        i
+        for i, raw in enumerate(raws)
+        if raw.status == "ok" and reasons[i] and set(reasons[i]) <= TONE_REASONS
+    ]
+    if scorers.text is not None and toned:
+        ocr_only = Scorers(text=scorers.text, batch_size=scorers.batch_size)
+        raws = _costly(items, raws, toned, ocr_only, log)
+        for i in toned:
+            raw = raws[i]
+            reasons[i] += text_reasons(raw.text_words, raw.text_area, raw.text_watermark, t)
 
     group_of: dict[int, int] = {}
     dup_of: dict[int, int] = {}

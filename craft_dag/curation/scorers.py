@@ -24,8 +24,22 @@ class ScorerSettings:
 
 
 def text_detector_for(source_language: str, mode: str, *, warn: Callable[[str], None]) -> Scorers:
-    """Scorers with only the OCR detector (or none): what ``craft images score`` runs."""
-    return Scorers(text=_text_detector(source_language, mode, warn))
+    """The OCR detector (or none) and the tiled-overlay detector: what ``craft images score`` runs.
+
+    ``mode`` (auto | on | off) switches both: they are the text and watermark detection.
+    """
+    return Scorers(
+        text=_text_detector(source_language, mode, warn), overlay=_overlay_detector(mode)
+    )
+
+
+def _overlay_detector(mode: str) -> object | None:
+    """The tiled-overlay detector (numpy and scipy only, so always available), unless off."""
+    if mode == "off":
+        return None
+    from craft_dag.curation.watermark import TiledOverlayDetector
+
+    return TiledOverlayDetector()
 
 
 def _text_detector(source_language: str, mode: str, warn: Callable[[str], None]) -> object | None:
@@ -44,7 +58,7 @@ def _text_detector(source_language: str, mode: str, warn: Callable[[str], None])
     except TextDetectorUnavailable as exc:
         if mode == "on":
             raise
-        warn(f"text and watermark detection is off: {exc}")
+        warn(f"OCR text detection is off (only the tiled-overlay watermark detector runs): {exc}")
         return None
 
 
@@ -55,7 +69,9 @@ def build_scorers(
     if settings.profile not in ("tiny", "full"):
         raise ValueError(f"profile must be tiny or full, not {settings.profile!r}")
     scorers = Scorers(
-        text=_text_detector(source_language, settings.ocr, warn), batch_size=settings.batch_size
+        text=_text_detector(source_language, settings.ocr, warn),
+        overlay=_overlay_detector(settings.ocr),
+        batch_size=settings.batch_size,
     )
     relevance = settings.relevance_model
     if relevance != "off":

@@ -49,6 +49,7 @@ def test_planted_watermark_is_detected(sample_set, detector) -> None:
     assert watermark_suspected(found)
 
 
+@pytest.mark.slow  # ~15 s since the band passes (three readings of two bands per photo)
 def test_clean_and_odd_mode_photos_have_no_text(sample_set, detector) -> None:
     root, rows = sample_set
     chosen = [r for r in rows if r.planted in ("none", *ODD_MODES)]
@@ -108,3 +109,71 @@ def test_watermark_rule(text: str, expected: bool) -> None:
     found = TextFindings(words=len(text.split()), text_area=0.05, mean_confidence=80, text=text)
     assert watermark_suspected(found) is expected
     assert not watermark_suspected(NO_TEXT)
+
+
+# --- text over photographs: captions and corner marks, read in the top and bottom bands ------
+
+
+def _skimage_photo(name: str) -> Image.Image:
+    from skimage import data
+
+    return Image.fromarray(getattr(data, name)()).convert("RGB")
+
+
+def _caption(image: Image.Image, text: str) -> Image.Image:
+    """A meme-style caption: white letters, black outline, centred near the bottom."""
+    image = image.copy()
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=max(14, image.height // 16))
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font, stroke_width=2)
+    x = (image.width - (right - left)) // 2 - left
+    y = image.height - (bottom - top) - image.height // 25 - top
+    draw.text((x, y), text, font=font, fill="white", stroke_width=2, stroke_fill="black")
+    return image
+
+
+def _corner_mark(image: Image.Image, text: str) -> Image.Image:
+    """Light text on a translucent dark box in the bottom-right corner."""
+    layer = Image.new("RGBA", image.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    font = ImageFont.load_default(size=max(12, min(image.size) // 20))
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+    pad, margin = 8, min(image.size) // 40
+    x = image.width - (right - left) - 2 * pad - margin
+    y = image.height - (bottom - top) - 2 * pad - margin
+    box = (x, y, x + right - left + 2 * pad, y + bottom - top + 2 * pad)
+    draw.rounded_rectangle(box, radius=pad, fill=(20, 20, 20, 110))
+    draw.text((x + pad - left, y + pad - top), text, font=font, fill=(255, 255, 255, 200))
+    return Image.alpha_composite(image.convert("RGBA"), layer).convert("RGB")
+
+
+@pytest.mark.parametrize("name", ["astronaut", "coffee", "chelsea"])
+def test_a_burnt_in_caption_is_read_as_text_not_a_watermark(detector, name) -> None:
+    found = detector.detect(_caption(_skimage_photo(name), "When you finally get the weekend off"))
+    assert found.words >= 3 and found.text_area > 0, found
+    assert not found.corner and not watermark_suspected(found)
+
+
+@pytest.mark.parametrize("name", ["astronaut", "coffee", "camera"])
+def test_a_corner_mark_is_a_watermark(detector, name) -> None:
+    found = detector.detect(_corner_mark(_skimage_photo(name), "PhotoAgency 2019"))
+    assert found.corner and watermark_suspected(found), found
+
+
+def test_the_band_pass_is_what_reads_the_caption(detector) -> None:
+    image = _caption(_skimage_photo("astronaut"), "When you finally get the weekend off")
+    with TesseractTextDetector(tesseract_languages("ru"), bands=False) as whole_only:
+        without = whole_only.detect(image)
+    assert detector.detect(image).words > without.words
+
+
+@pytest.mark.slow  # ~7 s: eight photos, each with its band passes
+def test_clean_skimage_photos_have_no_text(detector) -> None:
+    names = ["astronaut", "camera", "coffee", "chelsea", "rocket", "coins", "moon", "brick"]
+    found = {name: detector.detect(_skimage_photo(name)) for name in names}
+    assert {name: f for name, f in found.items() if f.words} == {}
+
+
+def test_band_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="band_share"):
+        TesseractTextDetector(tesseract_languages("ru"), band_share=0.8)
