@@ -5,7 +5,7 @@ the whole pack (unique ids, references, the source-language script) is checked i
 ``craft_dag.catalog.validate``, so that every problem is reported at once with its location.
 """
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -64,15 +64,50 @@ class EntityFile(_Record):
 
 
 class GlossaryTerm(_Record):
+    """A source term and its required rendering (see docs/pack-format.md, ``glossary.yaml``).
+
+    ``aliases`` are other source phrases of the same term, ``accepted`` other renderings that
+    count as right besides ``target``. ``entity`` ties a pack term to a catalog entity whose
+    catalog-derived term it replaces. ``origin`` says where a term came from: ``glossary`` for
+    glossary.yaml, ``catalog`` for a term derived from an entity (``craft_dag.catalog.glossary``);
+    it is set by the loader, never written in the file.
+    """
+
     source: Text
     target: Text
     wrong: list[Text] = Field(default_factory=list)
+    aliases: list[Text] = Field(default_factory=list)
+    accepted: list[Text] = Field(default_factory=list)
     category: Identifier | None = None
+    entity: Identifier | None = None
     note: str = ""
+    origin: Literal["glossary", "catalog"] = "glossary"
+
+    def sources(self) -> tuple[str, ...]:
+        """Every source phrase: the dictionary form, then the aliases."""
+        return (self.source, *self.aliases)
+
+    def renderings(self) -> tuple[str, ...]:
+        """Every rendering that counts as right: the target, then the accepted ones."""
+        return (self.target, *self.accepted)
+
+
+class CatalogTerms(_Record):
+    """``catalog:`` in glossary.yaml: how catalog entities become glossary terms.
+
+    ``exclude`` lists entity ids that give no term; ``exclude_sources`` native names or aliases
+    (matched by lemma) that are common words in running text ("медведь", "печь"), dropped from
+    every entity; ``accepted`` more renderings that count as right, per entity id.
+    """
+
+    exclude: list[Identifier] = Field(default_factory=list)
+    exclude_sources: list[Text] = Field(default_factory=list)
+    accepted: dict[Identifier, list[Text]] = Field(default_factory=dict)
 
 
 class Glossary(_Record):
     terms: list[GlossaryTerm] = Field(default_factory=list)
+    catalog: CatalogTerms = Field(default_factory=CatalogTerms)
 
 
 class EvalPrompt(_Record):

@@ -16,7 +16,9 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from craft_dag.captioning.rules import DEFAULT_RULES, RULES_FILE, CaptionRules, merge_rules
+from craft_dag.catalog.glossary import read_glossary
 from craft_dag.catalog.models import (
+    CatalogTerms,
     Category,
     Entity,
     EvalPrompt,
@@ -72,7 +74,8 @@ class CulturePack:
     root: Path
     meta: PackMeta
     entities: dict[str, tuple[Entity, ...]]
-    glossary: tuple[GlossaryTerm, ...] = ()
+    glossary: tuple[GlossaryTerm, ...] = ()  # glossary.yaml's terms; merged_glossary adds entities
+    glossary_catalog: CatalogTerms = field(default_factory=CatalogTerms)
     prompts: tuple[EvalPrompt, ...] = ()
     files: dict[str, Path] = field(default_factory=dict)
     curation: CurationPolicy = field(default_factory=CurationPolicy)
@@ -333,32 +336,14 @@ def _read(root: Path) -> tuple[CulturePack | None, list[Problem]]:
             else:
                 c.add(where, 1, ("entities",), f"category {category_id!r} has no entities")
 
-    # Glossary.
+    # Glossary: the pack's terms and how catalog entities become terms (catalog/glossary.py).
     glossary: list[GlossaryTerm] = []
+    glossary_catalog = CatalogTerms()
     glossary_file = root / GLOSSARY_FILE
     if glossary_file.is_file() and (doc := c.load(glossary_file)) is not None:
-        seen: dict[str, int] = {}
-        for index, term, raw in c.records(GlossaryTerm, doc, "terms"):
-            loc = ("terms", index)
-            if term is None:
-                _check_raw_script(c, doc, loc, raw, ("source",), meta.scripts)
-                continue
-            key = term.source.casefold()
-            if key in seen:
-                c.at(
-                    doc,
-                    (*loc, "source"),
-                    f"duplicate term {term.source!r} (first on line {seen[key]})",
-                )
-                continue
-            seen[key] = doc.line_of(loc)
-            _check_script(c, doc, (*loc, "source"), term.source, meta.scripts)
-            if term.category is not None and term.category not in category_line:
-                c.at(doc, (*loc, "category"), f"unknown category {term.category!r}")
-            for w, wrong in enumerate(term.wrong):
-                if wrong.casefold() == term.target.casefold():
-                    c.at(doc, (*loc, "wrong", w), "a wrong rendering equals the required target")
-            glossary.append(term)
+        glossary, glossary_catalog = read_glossary(
+            c, doc, meta, set(category_line), set(entity_where)
+        )
 
     # Curation thresholds (optional): the pack's cultural filtering decisions.
     curation = CurationPolicy()
@@ -425,6 +410,7 @@ def _read(root: Path) -> tuple[CulturePack | None, list[Problem]]:
         meta=meta,
         entities={cid: tuple(rows) for cid, rows in entities.items()},
         glossary=tuple(glossary),
+        glossary_catalog=glossary_catalog,
         prompts=tuple(prompts),
         files=files,
         curation=curation,

@@ -169,6 +169,16 @@ def _phrase_keys(phrase: str, language: str) -> tuple[frozenset[Key], ...]:
     return tuple(out)
 
 
+def first_word_keys(phrase: str, language: str) -> frozenset[Key]:
+    """The keys of a phrase's first word: a text can hold the phrase only if it has one.
+
+    Lets a caller with many phrases (the merged glossary) try only those whose first word
+    occurs in a text (``LemmaIndex.keys``) instead of searching for every one.
+    """
+    keys = _phrase_keys(phrase, normalise_language(language))
+    return keys[0] if keys else frozenset()
+
+
 class LemmaIndex:
     """One text analysed once, to search for many phrases in it by lemma.
 
@@ -189,6 +199,11 @@ class LemmaIndex:
             for key in keys:
                 positions[key].append(index)
         self._positions = dict(positions)
+
+    @property
+    def keys(self) -> frozenset[Key]:
+        """Every key of every word of the text (see :func:`first_word_keys`)."""
+        return frozenset(self._positions)
 
     def find_all(self, phrase: str) -> list[tuple[int, int]]:
         """Every token span ``(start, end)`` (end exclusive) where the phrase occurs, in order."""

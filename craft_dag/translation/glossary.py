@@ -29,9 +29,19 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from craft_dag.catalog.models import GlossaryTerm
-from craft_dag.text.morphology import LemmaIndex, fold, lemma, normalise_language
+from craft_dag.text.morphology import (
+    LemmaIndex,
+    first_word_keys,
+    fold,
+    lemma,
+    normalise_language,
+)
+
+if TYPE_CHECKING:
+    from craft_dag.catalog.pack import CulturePack
 
 Span = tuple[int, int]
 
@@ -47,6 +57,8 @@ class GlossaryHit:
     source: str
     target: str
     span: Span
+    origin: str = "glossary"  # glossary.yaml, or "catalog" for a term derived from an entity
+    entity: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,8 @@ class Miss:
     source: str
     target: str
     found_wrong: str | None = None
+    origin: str = "glossary"
+    entity: str | None = None
 
 
 @dataclass(frozen=True)
@@ -152,11 +166,22 @@ def _overlaps(a: Span, b: Span) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
 
+def _inside(a: Span, b: Span) -> bool:
+    """Whether ``a`` lies within ``b`` and is shorter."""
+    return b[0] <= a[0] and a[1] <= b[1] and (b[1] - b[0]) > (a[1] - a[0])
+
+
 class GlossaryMatcher:
     """Finds a pack's glossary terms in source texts and checks and fixes their renderings.
 
-    ``terms`` are the pack's ``GlossaryTerm`` records; ``source_language`` and
-    ``target_language`` the pack's codes (``pack.meta.source_language`` / ``target_language``).
+    ``terms`` are ``GlossaryTerm`` records; ``source_language`` and ``target_language`` the
+    pack's codes (``pack.meta.source_language`` / ``target_language``). :meth:`for_pack` builds
+    one from a pack's merged glossary (its glossary.yaml and its catalog entities), which is
+    what checks and translation use. A term matches by any of its sources (``source`` and
+    ``aliases``) and is rendered right by any of ``target`` and ``accepted``.
+
+    A catalog term found inside a longer term's words is not a term there: "Ёжик в тумане"
+    (the cartoon) asks for "Hedgehog in the Fog", not also for "hedgehog".
     """
 
     def __init__(
@@ -168,7 +193,25 @@ class GlossaryMatcher:
         self.terms: tuple[GlossaryTerm, ...] = tuple(terms)
         self.source_language = normalise_language(source_language)
         self.target_language = normalise_language(target_language)
-        self._by_source = {term.source: term for term in self.terms}
+        self._by_source: dict[str, GlossaryTerm] = {}
+        for term in self.terms:
+            self._by_source.setdefault(term.source, term)
+        # Hundreds of catalog terms: a text is searched only for the phrases whose first word
+        # it holds, found through the keys of that word (computed once, here).
+        self._by_first_key: dict[tuple[str, str], list[tuple[GlossaryTerm, str]]] = {}
+        for term in self._by_source.values():
+            for phrase in term.sources():
+                for key in first_word_keys(phrase, self.source_language):
+                    self._by_first_key.setdefault(key, []).append((term, phrase))
+
+    @classmethod
+    def for_pack(cls, pack: CulturePack) -> GlossaryMatcher:
+        """The matcher of a pack's merged glossary (``craft_dag.catalog.glossary``)."""
+        from craft_dag.catalog.glossary import merged_glossary
+
+        return cls(
+            merged_glossary(pack).terms, pack.meta.source_language, pack.meta.target_language
+        )
 
     def term(self, source: str) -> GlossaryTerm:
         """The glossary record of a term by its dictionary form."""
@@ -177,10 +220,20 @@ class GlossaryMatcher:
     def find(self, source_text: str) -> list[GlossaryHit]:
         """Every occurrence of every term in ``source_text``, in text order."""
         indexed = _Indexed(source_text, self.source_language)
+        candidates: dict[tuple[str, str], GlossaryTerm] = {}
+        for key in indexed.index.keys:
+            for term, phrase in self._by_first_key.get(key, ()):
+                candidates.setdefault((term.source, phrase), term)
+        found: dict[tuple[str, Span], GlossaryHit] = {}
+        for (_, phrase), term in candidates.items():
+            for span in indexed.find_all(phrase):
+                hit = GlossaryHit(term.source, term.target, span, term.origin, term.entity)
+                found.setdefault((term.source, span), hit)
+        hits = list(found.values())
         hits = [
-            GlossaryHit(term.source, term.target, span)
-            for term in self.terms
-            for span in indexed.find_all(term.source)
+            hit
+            for hit in hits
+            if hit.origin != "catalog" or not any(_inside(hit.span, o.span) for o in hits)
         ]
         return sorted(hits, key=lambda hit: (hit.span, hit.source))
 
@@ -221,14 +274,22 @@ class GlossaryMatcher:
         indexed = _Indexed(translation, self.target_language)
         misses = []
         for term in self._found_terms(source_text):
-            targets = indexed.find_all(term.target)
+            targets = self._rendered(indexed, term)
             wrong = self._wrong_occurrences(indexed, term, targets)
             if wrong:
                 span = wrong[0][1]
-                misses.append(Miss(term.source, term.target, translation[span[0] : span[1]]))
+                found: str | None = translation[span[0] : span[1]]
             elif not targets:
-                misses.append(Miss(term.source, term.target, None))
+                found = None
+            else:
+                continue
+            misses.append(Miss(term.source, term.target, found, term.origin, term.entity))
         return misses
+
+    @staticmethod
+    def _rendered(indexed: _Indexed, term: GlossaryTerm) -> list[Span]:
+        """Spans of every rendering of ``term`` that counts as right, in text order."""
+        return sorted(span for r in term.renderings() for span in indexed.find_all(r))
 
     @staticmethod
     def _wrong_occurrences(
@@ -309,7 +370,7 @@ class GlossaryMatcher:
         indexed = _Indexed(translation, self.target_language)
         claims: dict[Span, list[tuple[GlossaryTerm, str]]] = {}
         for term in self._found_terms(source_text):
-            targets = indexed.find_all(term.target)
+            targets = self._rendered(indexed, term)
             for wrong, span in self._wrong_occurrences(indexed, term, targets):
                 claims.setdefault(span, []).append((term, wrong))
         # Drop spans overlapping a longer claimed span, then share out each rendering.
