@@ -182,7 +182,7 @@ def translated_captions(
         category,
         translator=translator.translator(source, target),
         settings=translator.settings(),
-        matcher=GlossaryMatcher(loaded.glossary, source, target),
+        matcher=GlossaryMatcher.for_pack(loaded),  # glossary.yaml and catalog entities
         target_language=target,
         min_language_confidence=translator.min_language_confidence,
         signals=lambda s, t: quality_signals(s, t, target_language=target),

@@ -1,7 +1,9 @@
 """``craft glossary check FILE``: check existing translations against a pack glossary.
 
-FILE is a CSV with a ``source`` and a ``translation`` column (other columns are kept). Every
-glossary term found in a source (by lemma) whose required rendering is not in its translation,
+FILE is a CSV with a ``source`` and a ``translation`` column (other columns are kept). The
+glossary is the pack's merged one (``craft_dag.catalog.glossary``): glossary.yaml's terms and
+one term per catalog entity; each reported miss says which (``[glossary]`` or
+``[catalog: ENTITY]``). Every glossary term found in a source (by lemma) whose required rendering is not in its translation,
 or whose known wrong rendering is, is reported. ``--out`` writes the input rows plus a
 ``misses`` column: the missed terms in their dictionary form, joined by ``;`` (empty when the
 row is fine). Exit status: 0 when nothing is missed, 1 when anything is, 2 when the file cannot
@@ -20,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from craft_dag.catalog.glossary import merged_glossary
 from craft_dag.catalog.pack import PackError, bundled_pack_path, load_pack
 from craft_dag.translation.glossary import GlossaryMatcher, Miss
 
@@ -59,10 +62,14 @@ def _read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     return header, rows
 
 
+def _origin(miss: Miss) -> str:
+    """Where the term came from, for a curator: glossary.yaml or a catalog entity."""
+    return f"catalog: {miss.entity}" if miss.origin == "catalog" else "glossary"
+
+
 def _describe(miss: Miss) -> str:
-    if miss.found_wrong is not None:
-        return f"{miss.source} -> {miss.target!r} required, found {miss.found_wrong!r}"
-    return f"{miss.source} -> {miss.target!r} required, not found"
+    found = f"found {miss.found_wrong!r}" if miss.found_wrong is not None else "not found"
+    return f"{miss.source} -> {miss.target!r} required, {found} [{_origin(miss)}]"
 
 
 def check_file(
@@ -83,7 +90,8 @@ def _glossary_check(args: argparse.Namespace) -> int:
     except PackError as error:
         print(f"craft glossary check: {error}", file=sys.stderr)
         return 2
-    matcher = GlossaryMatcher(pack.glossary, pack.meta.source_language, pack.meta.target_language)
+    merged = merged_glossary(pack)
+    matcher = GlossaryMatcher(merged.terms, pack.meta.source_language, pack.meta.target_language)
     try:
         header, checked = check_file(path, matcher)
     except _InputError as error:
@@ -114,7 +122,8 @@ def _glossary_check(args: argparse.Namespace) -> int:
             writer.writerows(rows)
     print(
         f"{path}: {len(rows)} rows, {missed_rows} with glossary misses "
-        f"({len(pack.glossary)} terms of pack {pack.id!r})"
+        f"({len(merged.terms)} terms of pack {pack.id!r}: {merged.glossary_terms} from "
+        f"glossary.yaml, {merged.catalog_terms} from catalog entities)"
         + (f" -> {args.out}" if args.out else "")
     )
     return 1 if missed_rows else 0
@@ -136,7 +145,8 @@ def register(subparsers: Any) -> None:
     check.add_argument(
         "--pack",
         default=str(bundled_pack_path("ru")),
-        help="culture pack whose glossary.yaml is checked (default: bundled ru)",
+        help="culture pack whose glossary.yaml and catalog entities are checked "
+        "(default: bundled ru)",
     )
     check.add_argument(
         "--out", help="write the input rows plus a 'misses' column (terms joined by ';') here"

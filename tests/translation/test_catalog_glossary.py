@@ -7,6 +7,7 @@ must pass with no miss at all; the generic one must miss exactly that entity's t
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from craft_dag.catalog.glossary import english_renderings, merged_glossary
 from craft_dag.catalog.pack import bundled_pack_path, load_pack
 from craft_dag.text.morphology import fold, tokens
+from craft_dag.translation.cli import main as glossary_main
 from craft_dag.translation.glossary import GlossaryMatcher
 
 # (entity id, caption, the inflected form in it, right rendering, generic rendering)
@@ -272,3 +274,26 @@ def test_a_glossary_term_overrides_the_entity(ru_pack_copy: Path) -> None:
     # An override that names its entity is meant: no conflict is added for it.
     bundled = merged_glossary(load_pack(bundled_pack_path("ru")))
     assert merged_glossary(pack).conflicts == bundled.conflicts
+
+
+def test_glossary_check_reports_catalog_terms_with_their_origin(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "c.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["source", "translation"])
+        for _, caption, _, right, generic in CASES:
+            writer.writerow([caption, right])
+            writer.writerow([caption, generic])
+        writer.writerow(["Два космонавта", "Two astronauts"])
+    assert glossary_main(["glossary", "check", str(path), "--out", str(tmp_path / "o.csv")]) == 1
+    captured = capsys.readouterr()
+    assert f"{2 * len(CASES) + 1} rows, {len(CASES) + 1} with glossary misses" in captured.out
+    assert "from catalog entities" in captured.out
+    assert "Самовар -> 'Samovar' required, not found [catalog: samovar]" in captured.err
+    assert "космонавт -> 'cosmonaut' required, found 'astronauts' [glossary]" in captured.err
+    with (tmp_path / "o.csv").open(encoding="utf-8") as handle:
+        misses = [row["misses"] for row in csv.DictReader(handle)]
+    assert misses[0::2][: len(CASES)] == [""] * len(CASES)
+    assert all(misses[1::2])
