@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from craft_dag.catalog.glossary import merged_glossary
 from craft_dag.catalog.pack import bundled_pack_path, load_pack, validate_pack
 
 
@@ -23,11 +24,20 @@ def _pack_validate(args: argparse.Namespace) -> int:
     pack = load_pack(root)
     entities = sum(len(rows) for rows in pack.entities.values())
     queries = sum(len(e.queries) for rows in pack.entities.values() for e in rows)
+    merged = merged_glossary(pack)
+    # Where glossary.yaml and the catalog disagree the glossary wins; a curator still has to
+    # see it, since one of the two is likely wrong (docs/pack-format.md, glossary.yaml).
+    for conflict in merged.conflicts:
+        print(f"{root}/glossary.yaml: warning: {conflict}", file=sys.stderr)
     print(
         f"{root}: pack {pack.id!r} is valid: {len(pack.category_ids)} categories, "
-        f"{entities} entities, {queries} queries, {len(pack.glossary)} glossary terms, "
+        f"{entities} entities, {queries} queries, {len(pack.glossary)} glossary terms "
+        f"(+{merged.catalog_terms} from catalog entities, "
+        f"{len(merged.conflicts)} glossary/catalog conflicts), "
         f"{len(pack.prompts)} evaluation prompts"
     )
+    if args.strict and merged.conflicts:
+        return 1
     if args.verbose:
         for category in pack.categories:
             prompts = sum(1 for p in pack.prompts if p.category == category.id)
@@ -131,6 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("path", help="the pack folder (the one holding pack.yaml)")
     validate.add_argument("-v", "--verbose", action="store_true", help="print per-category counts")
+    validate.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 also when glossary.yaml and the catalog conflict (reported as warnings)",
+    )
     validate.set_defaults(func=_pack_validate)
 
     samples = commands.add_parser("samples", help="the demo's sample image set")

@@ -297,3 +297,51 @@ def test_glossary_check_reports_catalog_terms_with_their_origin(
         misses = [row["misses"] for row in csv.DictReader(handle)]
     assert misses[0::2][: len(CASES)] == [""] * len(CASES)
     assert all(misses[1::2])
+
+
+def _add_term(root: Path, term: str) -> None:
+    path = root / "glossary.yaml"
+    text = path.read_text(encoding="utf-8").replace("terms:\n", "terms:\n" + term, 1)
+    path.write_text(text, encoding="utf-8")
+
+
+def test_pack_validate_reports_a_glossary_catalog_conflict(
+    ru_pack_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from craft_dag.cli import main as craft_main
+
+    assert craft_main(["pack", "validate", str(ru_pack_copy), "--strict"]) == 0
+    assert "0 glossary/catalog conflicts" in capsys.readouterr().out
+    _add_term(ru_pack_copy, "  - source: сарафан\n    target: sundress\n    wrong: [dress]\n")
+    assert craft_main(["pack", "validate", str(ru_pack_copy)]) == 0  # a warning
+    assert craft_main(["pack", "validate", str(ru_pack_copy), "--strict"]) == 1
+    err = capsys.readouterr().err
+    assert "glossary term 'сарафан' -> 'sundress' conflicts with catalog entity sarafan" in err
+    # The glossary's rendering is the one checked.
+    matcher = GlossaryMatcher.for_pack(load_pack(ru_pack_copy))
+    assert [m.origin for m in matcher.check("Девушки в сарафанах", "Girls in sarafans")] == [
+        "glossary"
+    ]
+
+
+def test_an_override_naming_its_entity_is_no_conflict(ru_pack_copy: Path) -> None:
+    _add_term(
+        ru_pack_copy,
+        "  - source: сарафан\n    target: sundress\n    wrong: [dress]\n    entity: sarafan\n",
+    )
+    assert merged_glossary(load_pack(ru_pack_copy)).conflicts == ()
+
+
+def test_unknown_entities_in_the_catalog_section_are_problems(ru_pack_copy: Path) -> None:
+    from craft_dag.catalog.pack import validate_pack
+
+    _set_catalog(ru_pack_copy, "  exclude: [no_such_entity]\n  accepted:\n    nope: [x]\n")
+    problems = [str(p) for p in validate_pack(ru_pack_copy)]
+    assert any("catalog.exclude[0]: unknown entity 'no_such_entity'" in p for p in problems)
+    assert any("catalog.accepted.nope: unknown entity 'nope'" in p for p in problems)
+
+
+def test_two_entities_sharing_a_name_give_no_false_alarm(matcher: GlossaryMatcher) -> None:
+    # "Крещение" is a name of the Epiphany bathing; "Крещение Руси" the baptism of Rus: the
+    # longer name is the term there.
+    assert matcher.check("Картина «Крещение Руси»", "The painting Baptism of Rus") == []
