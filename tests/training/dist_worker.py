@@ -16,6 +16,16 @@ of ``micro_batch * accum * world`` samples drawn from a generator seeded by ``s`
 (rank, micro-batch) takes its own slice of it. The loss is a per-micro-batch mean and every
 backend averages gradients over ranks and micro-batches, so any split of the same global batch
 yields the same update up to the order of float sums.
+
+The optimizer is SGD with momentum, not the trainer's AdamW, and gradients are clipped to a
+norm of ``CLIP``. SGD passes a gradient difference on linearly (``lr / (1 - momentum)`` at
+most), so two runs that differ only in float32 rounding (a sum's order, the clipping norm
+computed by torch in one and by DeepSpeed in another) stay within a bound derived from float32's
+resolution (``tests/training/test_distributed.py``). AdamW divides each update by the
+gradient's own scale: an element whose gradient nearly cancels turns a rounding difference into
+an update of up to ``lr`` itself, and the runs drift apart by an amount that depends on the CPU's
+kernels. SGD also sees a wrong gradient scale (a micro-batch counted twice, a missing average,
+no clipping), which AdamW normalises away.
 """
 
 from __future__ import annotations
@@ -34,6 +44,12 @@ from craft_dag.training.distributed import (
     teardown,
     wrap,
 )
+
+LR = 0.05
+"""Peak learning rate (the schedule warms up to it in two steps); a rewrap uses half."""
+MOMENTUM = 0.9
+CLIP = 1.0
+"""Gradient clipping norm: at this model and data every step clips, on every backend."""
 
 
 @dataclass
@@ -106,7 +122,7 @@ def main() -> None:
     t_setup = time.perf_counter() - t0
     dtype = getattr(torch, args.dtype)
     model = tiny_unet().to(ctx.device, dtype)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / 2))
     t1 = time.perf_counter()
     engine = wrap(
@@ -117,7 +133,7 @@ def main() -> None:
         ctx,
         micro_batch_size=args.micro_batch,
         gradient_accumulation_steps=args.accum,
-        gradient_clipping=1.0,
+        gradient_clipping=CLIP,
         mixed_precision=args.mixed_precision,
     )
     t_wrap = time.perf_counter() - t1
@@ -133,14 +149,14 @@ def main() -> None:
     while done + engine.global_step < args.steps:
         if args.rewrap_at and done + engine.global_step == args.rewrap_at and not done:
             done = engine.global_step  # as the trainer's next stage: a new optimizer, same model
-            optimizer = torch.optim.AdamW(model.parameters(), lr=5e-4)
+            optimizer = torch.optim.SGD(model.parameters(), lr=LR / 2, momentum=MOMENTUM)
             engine = wrap(
                 model,
                 optimizer,
                 None,
                 cfg,
                 ctx,
-                gradient_clipping=1.0,
+                gradient_clipping=CLIP,
                 micro_batch_size=args.micro_batch,
                 gradient_accumulation_steps=args.accum,
             )
