@@ -129,7 +129,10 @@ class TesseractTextDetector:
     out: on photos Tesseract reads textures as single symbols ("©", "@", "«") with confidences
     up to ~80. ``max_side`` bounds the working resolution (and so the cost). ``fallback_angles``
     are the deskew angles tried, on the top-hat image, only when the plain pass finds nothing;
-    an empty tuple turns the fallback off. One detector holds one Tesseract instance: calls are
+    an empty tuple turns the fallback off. ``band_min_characters`` is the stricter word length
+    of the band passes: upscaled three ways, a band of plain photo gives Tesseract three chances
+    to read a texture as a two-letter word ("sx", "ve", "27" at confidence 70-95 on clean
+    skimage photos), and one such word is a ``text`` reject. One detector holds one Tesseract instance: calls are
     serialised by a lock, so use one detector per worker thread or process for parallelism.
     """
 
@@ -145,6 +148,7 @@ class TesseractTextDetector:
         band_share: float = 1 / 6,
         band_scale: int = 2,
         band_words: int = 3,
+        band_min_characters: int = 3,
         tessdata: str | os.PathLike[str] | None = None,
     ) -> None:
         if isinstance(languages, str) or not languages:
@@ -169,6 +173,7 @@ class TesseractTextDetector:
         self.band_share = float(band_share)
         self.band_scale = max(1, int(band_scale))
         self.band_words = band_words
+        self.band_min_characters = max(2, int(band_min_characters))
         self.tessdata = find_tessdata(self.languages, tessdata)
         self._tesserocr = tesserocr
         try:
@@ -246,12 +251,12 @@ class TesseractTextDetector:
             # Every variant, keeping the one that reads most: the first to read a word often
             # reads only part of a caption, and a part to one side looks like a corner mark.
             reads = [
-                self._words(crop),
+                self._words(crop, min_characters=self.band_min_characters),
                 # One block: the thresholded caption is one line of text on a blank page, and
                 # the automatic layout analysis splits it (measured by the second W session:
                 # 18/18 captions, 0/72 clean photos with a word, seed 0).
-                self._words(_near_white(crop), block=True),
-                self._words(white_tophat(crop, 15)),
+                self._words(_near_white(crop), block=True, min_characters=self.band_min_characters),
+                self._words(white_tophat(crop, 15), min_characters=self.band_min_characters),
             ]
             words, boxes = max(reads, key=lambda read: read[0].words)
             if words.words:
@@ -270,7 +275,7 @@ class TesseractTextDetector:
         )
 
     def _words(
-        self, grey: Image.Image, *, block: bool = False
+        self, grey: Image.Image, *, block: bool = False, min_characters: int = 2
     ) -> tuple[TextFindings, list[tuple[int, int, int, int]]]:
         """The accepted words of one pass (text_area of ``grey``'s own area) and their boxes."""
         boxes: list[tuple[int, int, int, int]] = []
@@ -278,7 +283,7 @@ class TesseractTextDetector:
         if block:
             self._api.SetPageSegMode(psm.SINGLE_BLOCK)
         try:
-            found = self._read(grey, grey.width * grey.height, 0.0, boxes)
+            found = self._read(grey, grey.width * grey.height, 0.0, boxes, min_characters)
         finally:
             if block:
                 self._api.SetPageSegMode(psm.AUTO)
@@ -290,6 +295,7 @@ class TesseractTextDetector:
         area: int,
         angle: float,
         boxes: list[tuple[int, int, int, int]] | None = None,
+        min_characters: int = 2,
     ) -> TextFindings:
         tesserocr = self._tesserocr
         api = self._api
@@ -307,7 +313,8 @@ class TesseractTextDetector:
                 continue  # tesserocr raises for a word box with no text; nothing to count
             confidence = word.Confidence(level)
             text = text.strip()
-            if confidence < self.min_confidence or len(_WORD_CHARACTERS.findall(text)) < 2:
+            characters = len(_WORD_CHARACTERS.findall(text))
+            if confidence < self.min_confidence or characters < min_characters:
                 continue
             box = word.BoundingBox(level)
             if box is None:

@@ -72,7 +72,7 @@ def test_the_undegraded_original_is_kept_in_nearly_every_group(scored) -> None:
         "underexposed",
         "overexposed",
         "low_information",
-        pytest.param("text", marks=pytest.mark.xfail(strict=True, reason=PENDING)),
+        "text",
         pytest.param("watermark", marks=pytest.mark.xfail(strict=True, reason=PENDING)),
     ],
 )

@@ -32,6 +32,14 @@ def _ray_processes() -> list[str]:
     return [line for line in found.stdout.splitlines() if "pgrep" not in line]
 
 
+def _start(command: list[str], env: dict[str, str]) -> None:
+    """Run one ``ray start``; on failure, fail with the tail of Ray's own output."""
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    if done.returncode:
+        tail = (done.stdout + done.stderr).strip().splitlines()[-15:]
+        raise RuntimeError(f"{' '.join(command[1:3])} failed:\n" + "\n".join(tail))
+
+
 @pytest.fixture(scope="session")
 def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     pytest.importorskip("ray")
@@ -39,9 +47,17 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.skip("a Ray cluster is already running on this machine")
     port = _free_port()
     address = f"127.0.0.1:{port}"
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     # Ray's socket paths must stay short (107 bytes): a short temp dir, not pytest's.
     temp = Path(f"/tmp/ray_t{os.getpid()}")
+    # A token left in ~/.ray/auth_token (by `ray get-auth-token --generate`, or another
+    # cluster) is picked up by the head but not sent by a joining worker, which then fails
+    # with InvalidAuthToken: the test cluster runs without token auth, whatever the home holds.
+    env = {
+        **os.environ,
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "RAY_AUTH_MODE": "disabled",
+        "RAY_AUTH_TOKEN_PATH": str(temp / "no-auth-token"),
+    }
     common = [
         "--num-cpus",
         "1",
@@ -54,10 +70,13 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "--disable-usage-stats", "--temp-dir", str(temp), *common]  # fmt: skip
     worker = [RAY, "start", "--address", address, *common]
     try:
-        subprocess.run(head, check=True, env=env, capture_output=True, timeout=120)
-        subprocess.run(worker, check=True, env=env, capture_output=True, timeout=120)
+        _start(head, env)
+        _start(worker, env)
         import ray
 
+        # The drivers in this process (the fixture's and the executor's) join the same way.
+        saved = {k: os.environ.get(k) for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN_PATH")}
+        os.environ.update({k: env[k] for k in saved})
         ray.init(address=address, log_to_driver=False)
         deadline = time.monotonic() + 60
         while sum(n["Alive"] for n in ray.nodes()) < 2:
@@ -65,6 +84,11 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             time.sleep(0.5)
         yield address
     finally:
+        for key, value in locals().get("saved", {}).items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         try:
             import ray
 
