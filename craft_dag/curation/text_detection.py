@@ -132,8 +132,9 @@ class TesseractTextDetector:
     an empty tuple turns the fallback off. ``band_min_characters`` is the stricter word length
     of the band passes: upscaled three ways, a band of plain photo gives Tesseract three chances
     to read a texture as a two-letter word ("sx", "ve", "27" at confidence 70-95 on clean
-    skimage photos), and one such word is a ``text`` reject. One detector holds one Tesseract instance: calls are
-    serialised by a lock, so use one detector per worker thread or process for parallelism.
+    skimage photos), and one such word is a ``text`` reject. One detector holds one Tesseract
+    instance: calls are serialised by a lock, so use one detector per worker thread or process
+    for parallelism.
     """
 
     def __init__(
