@@ -117,7 +117,7 @@ class Thresholds(BaseModel):
         0.5, ge=0.0, le=1.0, description="watermark: classifier probability at most this."
     )
     max_tiled_overlay: float | None = Field(
-        6.5,
+        5.0,
         ge=0.0,
         description="watermark: score of the periodic tiled-overlay detector (watermark.py) at "
         "most this; a tiled stock watermark repeats with a fixed period, a photo does not.",

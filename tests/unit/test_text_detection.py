@@ -132,15 +132,20 @@ def _caption(image: Image.Image, text: str) -> Image.Image:
     return image
 
 
-def _corner_mark(image: Image.Image, text: str) -> Image.Image:
-    """Light text on a translucent dark box in the bottom-right corner."""
+def _corner_mark(
+    image: Image.Image, text: str, *, top_left: bool = False, inset: float = 1 / 40
+) -> Image.Image:
+    """Light text on a translucent dark box in the bottom-right (or top-left) corner, ``inset``
+    of the short side from both edges."""
     layer = Image.new("RGBA", image.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(layer)
     font = ImageFont.load_default(size=max(12, min(image.size) // 20))
     left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-    pad, margin = 8, min(image.size) // 40
+    pad, margin = 8, round(min(image.size) * inset)
     x = image.width - (right - left) - 2 * pad - margin
     y = image.height - (bottom - top) - 2 * pad - margin
+    if top_left:
+        x = y = margin
     box = (x, y, x + right - left + 2 * pad, y + bottom - top + 2 * pad)
     draw.rounded_rectangle(box, radius=pad, fill=(20, 20, 20, 110))
     draw.text((x + pad - left, y + pad - top), text, font=font, fill=(255, 255, 255, 200))
@@ -158,6 +163,24 @@ def test_a_burnt_in_caption_is_read_as_text_not_a_watermark(detector, name) -> N
 def test_a_corner_mark_is_a_watermark(detector, name) -> None:
     found = detector.detect(_corner_mark(_skimage_photo(name), "PhotoAgency 2019"))
     assert found.corner and watermark_suspected(found), found
+
+
+def test_a_corner_mark_the_whole_image_pass_reads_is_still_a_watermark() -> None:
+    # The whole-image pass reads this one (bands are off here): its boxes, not only the band
+    # pass's, place it in the corner.
+    image = _corner_mark(_skimage_photo("coffee"), "PhotoAgency 2019", top_left=True)
+    with TesseractTextDetector(tesseract_languages("ru"), bands=False) as whole_only:
+        found = whole_only.detect(image)
+    assert found.words and found.corner and watermark_suspected(found), found
+
+
+def test_a_line_across_the_top_is_not_a_corner_mark(detector) -> None:
+    boxes = [(40, 10, 200, 40), (220, 10, 470, 40)]  # a headline over most of the width
+    assert not detector._in_corner_band(boxes, (512, 512))
+    assert detector._in_corner_band(boxes[:1], (512, 512))  # its first word alone: a mark
+    assert not detector._in_corner_band([(40, 200, 200, 230)], (512, 512))  # mid-frame text
+    # A mark set in 12 % of the width (its unread "©", margin and padding before it).
+    assert detector._in_corner_band([(61, 20, 300, 45)], (512, 512))
 
 
 def test_the_band_pass_is_what_reads_the_caption(detector) -> None:
