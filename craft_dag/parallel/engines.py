@@ -28,10 +28,13 @@ class InProcessEngine:
         return run_local(tasks)
 
 
-def _timed(fn: Any, arg: Any) -> tuple[float, Any]:
+def _timed_on_node(fn: Any, arg: Any) -> tuple[float, Any, str]:
+    """Run one shard on a Ray worker: its seconds, its value and the id of the node it ran on."""
+    import ray
+
     started = time.perf_counter()
     value = fn(arg)
-    return time.perf_counter() - started, value
+    return time.perf_counter() - started, value, ray.get_runtime_context().get_node_id()
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,9 @@ class RayEngine:
     ``address`` None starts a local Ray on this machine's cores (``num_cpus`` to limit it);
     ``"auto"``, ``"127.0.0.1:6379"`` or ``"ray://head:10001"`` joins a running cluster.
     ``max_retries=0``: a shard whose worker was killed is reported failed and redone by the
-    next materialisation, which reuses every part that was written.
+    next materialisation, which reuses every part that was written. Shards are scheduled
+    ``SPREAD`` over the nodes: they are of one size, so spreading them balances the nodes
+    (Ray's default packs tasks onto the first node with room). Each result names its node.
     """
 
     address: str | None = None
@@ -69,7 +74,9 @@ class RayEngine:
         import ray
 
         self.ensure()
-        remote = ray.remote(num_cpus=1, num_gpus=self.num_gpus, max_retries=0)(_timed)
+        remote = ray.remote(
+            num_cpus=1, num_gpus=self.num_gpus, max_retries=0, scheduling_strategy="SPREAD"
+        )(_timed_on_node)
         pending = {remote.remote(t.fn, t.arg): t for t in tasks}
         started = time.perf_counter()
         while pending:
@@ -77,11 +84,11 @@ class RayEngine:
             for ref in ready:
                 task = pending.pop(ref)
                 try:
-                    seconds, value = ray.get(ref)
+                    seconds, value, node = ray.get(ref)
                 except Exception as exc:  # task error or a dead worker: this shard failed
                     cause = getattr(exc, "cause", None) or exc
                     yield ShardResult(
                         task.shard, task.items, time.perf_counter() - started, error=_why(cause)
                     )
                     continue
-                yield ShardResult(task.shard, task.items, seconds, value)
+                yield ShardResult(task.shard, task.items, seconds, value, node=node)

@@ -129,8 +129,14 @@ def score_category_sharded(
     )
     for n, res in enumerate(engine.run(tasks), 1):
         status = "failed" if res.error else "done"
-        report.outcomes.append(ShardOutcome(res.shard, status, res.items, res.seconds, res.error))
-        line = f"shard {res.shard} {status} ({res.items} images, {res.seconds:.2f} s) [{n}/{len(tasks)}]"
+        report.outcomes.append(
+            ShardOutcome(res.shard, status, res.items, res.seconds, res.error, res.node)
+        )
+        on = f" on node {res.node[:8]}" if res.node else ""
+        line = (
+            f"shard {res.shard} {status} ({res.items} images, {res.seconds:.2f} s{on}) "
+            f"[{n}/{len(tasks)}]"
+        )
         log(f"{line}: {res.error}" if res.error else line)
     report.outcomes.sort(key=lambda o: o.shard)
     report.write_manifest(store, SHARDS_ASSET, category)

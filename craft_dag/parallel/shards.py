@@ -86,6 +86,7 @@ class ShardOutcome:
     items: int
     seconds: float = 0.0
     error: str = ""  # "ExceptionType: message" when failed
+    node: str = ""  # the Ray node that ran it ("" in process, or when reused)
 
 
 @dataclass
@@ -110,7 +111,12 @@ class ShardReport:
             "shards_failed": self.count("failed"),
             "shard_seconds_max": round(max(ran), 3) if ran else 0.0,
             "shard_seconds_total": round(sum(ran), 3),
+            "shard_nodes": len(self.nodes()),
         }
+
+    def nodes(self) -> set[str]:
+        """The Ray nodes that ran a shard this time (empty in process)."""
+        return {o.node for o in self.outcomes if o.node}
 
     def failures(self) -> dict[str, str]:
         return {str(o.shard): o.error for o in self.outcomes if o.status == "failed"}
@@ -137,6 +143,7 @@ class ShardResult:
     seconds: float
     value: Any = None
     error: str = ""
+    node: str = ""  # the Ray node id it ran on; "" in process
 
 
 def run_local(tasks: Sequence[ShardTask]) -> Iterator[ShardResult]:

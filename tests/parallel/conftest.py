@@ -1,9 +1,15 @@
 """A real two-node Ray cluster on 127.0.0.1 for the session: a head and a worker node.
 
 Each node is a separate ``ray start`` (its own raylet), one CPU each, a small object store.
-The finaliser stops them with ``ray stop --force`` and checks no raylet or GCS is left.
+The finaliser stops this cluster's processes only, and checks none is left: ``ray stop`` would
+kill every Ray process of the user on the machine, another suite's cluster or a developer's
+included. Its own processes are those whose command line names its temp dir (the head's and
+the worker node's share one session dir there) or its GCS port, and their descendants (the
+agents and workers the raylets start). Its ports are free ones, not Ray's fixed defaults
+(client server 10001, dashboard 8265).
 """
 
+import contextlib
 import os
 import shutil
 import socket
@@ -13,6 +19,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 RAY = str(Path(sys.executable).with_name("ray"))
@@ -25,11 +32,35 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _ray_processes() -> list[str]:
-    found = subprocess.run(
-        ["pgrep", "-a", "-f", "raylet|gcs_server"], capture_output=True, text=True
-    )
-    return [line for line in found.stdout.splitlines() if "pgrep" not in line]
+def _cluster_processes(temp: Path, port: int) -> list[psutil.Process]:
+    """The processes of the cluster with this temp dir and GCS port, and their descendants."""
+    found: dict[int, psutil.Process] = {}
+    for process in psutil.process_iter(["cmdline"]):
+        args = process.info["cmdline"] or []
+        if any(str(temp) in a or a.endswith(f":{port}") for a in args):
+            found[process.pid] = process
+            with contextlib.suppress(psutil.Error):
+                found.update({c.pid: c for c in process.children(recursive=True)})
+    found.pop(os.getpid(), None)  # this driver's own command line names neither, but be safe
+    return list(found.values())
+
+
+def _stop(temp: Path, port: int) -> list[str]:
+    """Terminate the cluster's processes, then kill what is left; what is still alive."""
+    processes = _cluster_processes(temp, port)
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            process.terminate()
+    _, alive = psutil.wait_procs(processes, timeout=20)
+    for process in alive:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    psutil.wait_procs(alive, timeout=10)
+    left = []
+    for process in _cluster_processes(temp, port):
+        with contextlib.suppress(psutil.Error):
+            left.append(" ".join(process.cmdline())[:160])
+    return left
 
 
 def _start(command: list[str], env: dict[str, str]) -> None:
@@ -43,8 +74,6 @@ def _start(command: list[str], env: dict[str, str]) -> None:
 @pytest.fixture(scope="session")
 def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     pytest.importorskip("ray")
-    if _ray_processes():
-        pytest.skip("a Ray cluster is already running on this machine")
     port = _free_port()
     address = f"127.0.0.1:{port}"
     # Ray's socket paths must stay short (107 bytes): a short temp dir, not pytest's.
@@ -67,6 +96,8 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "127.0.0.1",
     ]
     head = [RAY, "start", "--head", "--port", str(port), "--include-dashboard=false",
+            "--dashboard-port", str(_free_port()),
+            "--ray-client-server-port", str(_free_port()),
             "--disable-usage-stats", "--temp-dir", str(temp), *common]  # fmt: skip
     worker = [RAY, "start", "--address", address, *common]
     try:
@@ -95,9 +126,6 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             ray.shutdown()
         except ImportError:
             pass
-        subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        left = _stop(temp, port)
         shutil.rmtree(temp, ignore_errors=True)
-        deadline = time.monotonic() + 30
-        while _ray_processes() and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert not _ray_processes(), f"Ray processes left: {_ray_processes()}"
+        assert not left, f"Ray processes left: {left}"

@@ -36,6 +36,9 @@ def test_shards_run_on_both_nodes_and_give_the_in_process_rows(ray_cluster: str,
         category, "all", thresholds, Scorers(), RayEngine(address=ray_cluster), num_shards=4
     )
     assert sharded.report.count("done") == 4
+    alive = {n["NodeID"] for n in ray.nodes() if n["Alive"]}
+    assert sharded.report.nodes() == alive, sharded.report.outcomes  # both nodes ran shards
+    assert sharded.report.summary()["shard_nodes"] == 2
     assert_same_rows(sharded.result.table, whole)
 
 
