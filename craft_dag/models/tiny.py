@@ -15,116 +15,30 @@ temp dir), so a test session or a demo run pays for each build once.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import shutil
-import tempfile
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-TINY_MODELS_ENV = "CRAFT_TINY_MODELS"
-"""Environment variable naming the folder tiny models are cached in."""
-
-_RECIPE_VERSION = 1  # bump when a builder's output changes, so old cache folders are not reused
-_LOCK = threading.Lock()
-
-# The tokenizer's vocabulary: special tokens, then single characters. Characters rather than
-# words or trained merges, so every Latin or Cyrillic string tokenizes without unknown tokens
-# and the vocabulary is the same in every process (a trained Unigram/BPE need not be).
-SPECIAL_TOKENS: tuple[str, ...] = ("<pad>", "<unk>", "<s>", "</s>")
-_CHARACTERS: str = (
-    "abcdefghijklmnopqrstuvwxyz"
-    "абвгдеёжзийклмнопрстуфхцчшщъыьэюя"
-    "іїєґўқңғүұһөә"  # Ukrainian, Belarusian and Kazakh letters, for other Cyrillic packs
-    "0123456789"
-    " .,;:!?'\"-()/&«»—№©"
+from craft_dag.models.tiny_cache import TINY_MODELS_ENV as TINY_MODELS_ENV
+from craft_dag.models.tiny_cache import _built, _seeded
+from craft_dag.models.tiny_tokenizers import _CHAT_SPECIALS
+from craft_dag.models.tiny_tokenizers import MARIAN_MAX_LENGTH as MARIAN_MAX_LENGTH
+from craft_dag.models.tiny_tokenizers import SPECIAL_TOKENS as SPECIAL_TOKENS
+from craft_dag.models.tiny_tokenizers import TEXT_MAX_LENGTH as TEXT_MAX_LENGTH
+from craft_dag.models.tiny_tokenizers import char_vocabulary as char_vocabulary
+from craft_dag.models.tiny_tokenizers import tiny_chat_tokenizer as tiny_chat_tokenizer
+from craft_dag.models.tiny_tokenizers import tiny_tokenizer as tiny_tokenizer
+from craft_dag.models.tiny_tokenizers import (
+    tiny_translation_tokenizer as tiny_translation_tokenizer,
 )
-TEXT_MAX_LENGTH = 32
-"""Tokens per text of the tiny text models (SigLIP pads every text to this length)."""
-
-
-def char_vocabulary() -> dict[str, int]:
-    """The tiny tokenizer's vocabulary: token -> id, special tokens first."""
-    tokens = [*SPECIAL_TOKENS, *dict.fromkeys(_CHARACTERS)]
-    return {token: index for index, token in enumerate(tokens)}
-
-
-def tiny_tokenizer(max_length: int = TEXT_MAX_LENGTH):  # -> PreTrainedTokenizerFast
-    """A character-level fast tokenizer for Latin and Cyrillic text, lower-casing first.
-
-    Built with ``tokenizers`` from an explicit vocabulary: NFKC and lower-case normalisation,
-    one token per character (spaces included), ``</s>`` appended (SigLIP pools the last token).
-    """
-    from tokenizers import Tokenizer, normalizers, pre_tokenizers, processors
-    from tokenizers.models import WordLevel
-    from transformers import PreTrainedTokenizerFast
-
-    vocabulary = char_vocabulary()
-    tokenizer = Tokenizer(WordLevel(vocab=vocabulary, unk_token="<unk>"))
-    tokenizer.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
-    # Split into single characters: the regex matches each one, kept as its own token.
-    tokenizer.pre_tokenizer = pre_tokenizers.Split(pattern="", behavior="isolated")
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single="$A </s>", special_tokens=[("</s>", vocabulary["</s>"])]
-    )
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer,
-        pad_token="<pad>",
-        unk_token="<unk>",
-        bos_token="<s>",
-        eos_token="</s>",
-        model_max_length=max_length,
-    )
-
-
-def _cache_root() -> Path:
-    configured = os.environ.get(TINY_MODELS_ENV)
-    root = Path(configured) if configured else Path(tempfile.gettempdir()) / "craft_tiny_models"
-    root.mkdir(parents=True, exist_ok=True)
-    return root
-
-
-def _built(name: str, recipe: dict[str, object], build: Callable[[Path], None]) -> Path:
-    """The folder of the model ``recipe`` describes, building it first if it is not cached.
-
-    A build goes to a temporary folder that is renamed into place when complete, so a killed
-    build or two processes building at once never leave a half-written folder under the name.
-    """
-    import transformers
-
-    recipe = {**recipe, "recipe_version": _RECIPE_VERSION, "transformers": transformers.__version__}
-    key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
-    target = _cache_root() / f"{name}-{key}"
-    with _LOCK:
-        if (target / "config.json").is_file():
-            return target
-        partial = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
-        try:
-            build(partial)
-            try:
-                partial.rename(target)
-            except OSError:
-                # Another process finished the same build first: keep its folder.
-                if not (target / "config.json").is_file():
-                    raise
-        finally:
-            shutil.rmtree(partial, ignore_errors=True)
-    return target
-
-
-def _seeded(seed: int) -> None:
-    import torch
-
-    torch.manual_seed(seed)
 
 
 def tiny_siglip(seed: int = 0) -> Path:
     """A folder holding a tiny random SigLIP (``SiglipModel``) with its processor.
 
     Two layers of width 32 on each side, 32x32 images in 8x8 patches, the character tokenizer
-    above: a few hundred kB, loadable with ``AutoModel`` / ``AutoProcessor.from_pretrained``.
+    (``tiny_tokenizer``): a few hundred kB, loadable with ``AutoModel`` /
+    ``AutoProcessor.from_pretrained``.
     """
     recipe = {"kind": "siglip", "seed": seed, "max_length": TEXT_MAX_LENGTH}
 
@@ -209,40 +123,6 @@ LLAVA_CHAT_TEMPLATE = (
 _LLAVA_SIZE = 32  # the vision tower's input: 32x32 crops in 8x8 patches, 16 features a crop
 _LLAVA_PATCH = 8
 _LLAVA_GRID = [[32, 32], [32, 64], [64, 32], [64, 64]]  # at most 4 crops + the overview
-# "</s>" is in the character vocabulary already; marked special so decoding skips it too.
-_CHAT_SPECIALS = ("<|im_start|>", "<|im_end|>", "<image>", "</s>")
-
-
-def tiny_chat_tokenizer():  # -> PreTrainedTokenizerFast
-    """The character tokenizer of a tiny chat model: ChatML markers, ``<image>``, left padding.
-
-    Like ``tiny_tokenizer`` (one token per lower-cased character) plus a newline token, with no
-    ``</s>`` appended (a chat prompt must end with the assistant's turn marker), a decoder that
-    joins characters without spaces, ``<|im_end|>`` as end of sequence and left padding, which
-    batched generation needs (new tokens are appended on the right of every row).
-    """
-    from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers
-    from tokenizers.models import WordLevel
-    from transformers import PreTrainedTokenizerFast
-
-    vocabulary = char_vocabulary()
-    vocabulary["\n"] = len(vocabulary)
-    tokenizer = Tokenizer(WordLevel(vocab=vocabulary, unk_token="<unk>"))
-    tokenizer.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
-    tokenizer.pre_tokenizer = pre_tokenizers.Split(pattern="", behavior="isolated")
-    tokenizer.decoder = decoders.Fuse()
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer,
-        pad_token="<pad>",
-        unk_token="<unk>",
-        bos_token="<s>",
-        eos_token="<|im_end|>",
-        extra_special_tokens={"image_token": "<image>"},
-        model_max_length=4096,
-        padding_side="left",
-    )
-    fast.add_special_tokens({"additional_special_tokens": list(_CHAT_SPECIALS)})
-    return fast
 
 
 def tiny_llava_next(seed: int = 0) -> Path:
@@ -324,41 +204,6 @@ def tiny_llava_next(seed: int = 0) -> Path:
         processor.save_pretrained(folder)
 
     return _built("llava_next", recipe, build)
-
-
-MARIAN_MAX_LENGTH = 64
-"""Input and output positions of the tiny Marian: short, so tests reach the limit cheaply."""
-
-
-def tiny_translation_tokenizer(max_length: int = MARIAN_MAX_LENGTH):  # -> PreTrainedTokenizerFast
-    """A case-keeping character tokenizer for a tiny seq2seq translator.
-
-    Unlike ``tiny_tokenizer`` it keeps upper case (translations are decoded back to text, and
-    the glossary post-edit looks at case), has the same vocabulary on the source and target
-    side (as a Marian model's joint vocabulary), appends ``</s>`` and decodes by joining the
-    characters. ``<pad>`` is also the decoder's start token, as in Marian.
-    """
-    from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers, processors
-    from tokenizers.models import WordLevel
-    from transformers import PreTrainedTokenizerFast
-
-    letters = "".join(c for c in _CHARACTERS if c.isalpha())
-    tokens = [*SPECIAL_TOKENS, *dict.fromkeys(_CHARACTERS + letters.upper())]
-    vocabulary = {token: index for index, token in enumerate(tokens)}
-    tokenizer = Tokenizer(WordLevel(vocab=vocabulary, unk_token="<unk>"))
-    tokenizer.normalizer = normalizers.NFKC()
-    tokenizer.pre_tokenizer = pre_tokenizers.Split(pattern="", behavior="isolated")
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single="$A </s>", special_tokens=[("</s>", vocabulary["</s>"])]
-    )
-    tokenizer.decoder = decoders.Fuse()
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer,
-        pad_token="<pad>",
-        unk_token="<unk>",
-        eos_token="</s>",
-        model_max_length=max_length,
-    )
 
 
 def tiny_marian(seed: int = 0) -> Path:
