@@ -103,7 +103,6 @@ def test_no_import_cycle_at_module_level() -> None:
     assert REPORT.module_cycles == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: curation <-> models/translation pending")
 def test_no_import_cycle_with_function_local_imports() -> None:
     assert REPORT.all_cycles == []
 
