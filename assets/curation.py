@@ -27,19 +27,19 @@ from craft_dag.curation.report import (
     reason_sheets,
     thresholds_markdown,
 )
-from craft_dag.curation.review_io import (
-    CONFIG_FILE,
-    TASKS,
-    human_decisions,
-    load_review,
-    write_review_tasks,
-)
 from craft_dag.curation.tables import SCORES, decision_counts
 from craft_dag.jobs.partitions import category_partitions
 from craft_dag.parallel.scoring import score_category_sharded
 from craft_dag.resources import CulturePackResource, StorageResource
 from craft_dag.resources.curation import CurationScorersResource
 from craft_dag.resources.executor import ExecutorResource, ShardScorers
+from craft_dag.review.tasks_and_exports import (
+    CONFIG_FILE,
+    TASKS,
+    human_decisions,
+    load_review,
+    write_review_tasks,
+)
 
 GROUP = "curation"
 

@@ -15,9 +15,9 @@ from dagster import (
 )
 
 from craft_dag.catalog.pack import CulturePack
-from craft_dag.curation.review_io import exports_fingerprint
 from craft_dag.jobs.partitions import category_partitions
 from craft_dag.resources import CulturePackResource, StorageResource
+from craft_dag.review.tasks_and_exports import exports_fingerprint
 from craft_dag.storage import Storage
 from craft_dag.translation.memory import memory_fingerprint
 

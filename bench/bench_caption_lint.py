@@ -47,7 +47,7 @@ from craft_dag.captioning.lint_calibration import (
     lint_rows,
     load_labelled,
 )
-from craft_dag.captioning.rules import DEFAULT_RULES
+from craft_dag.catalog.caption_rules import DEFAULT_RULES
 
 SECTION = "## Captioning: guideline linter quality"
 DATA = Path(__file__).resolve().parent.parent / "tests" / "captioning" / "data"

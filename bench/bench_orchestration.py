@@ -159,13 +159,13 @@ def _write_reviews(keys: list[str]) -> None:
     """The demo's simulated reviewers: a review export (and translation memory) per category."""
     from craft_dag.catalog.pack import load_pack
     from craft_dag.collection.samples import read_manifest
-    from craft_dag.curation.sample_review import (
+    from craft_dag.definitions import settings
+    from craft_dag.demo.sample_review import (
         sample_captions,
         sample_truth,
         write_sample_memory,
         write_sample_review,
     )
-    from craft_dag.definitions import settings
     from craft_dag.storage import Storage
 
     pack = load_pack(settings.pack_path)

@@ -21,13 +21,13 @@ warnings.filterwarnings("ignore", category=PreviewWarning)
 
 from craft_dag.catalog.pack import load_pack  # noqa: E402
 from craft_dag.collection.samples import build_sample_set, read_manifest  # noqa: E402
-from craft_dag.curation.sample_review import (  # noqa: E402
+from craft_dag.definitions import defs, settings  # noqa: E402
+from craft_dag.demo.sample_review import (  # noqa: E402
     sample_captions,
     sample_truth,
     write_sample_memory,
     write_sample_review,
 )
-from craft_dag.definitions import defs, settings  # noqa: E402
 from craft_dag.evaluation.sample_votes import sample_votes  # noqa: E402
 from craft_dag.evaluation.sbs_io import write_votes  # noqa: E402
 from craft_dag.jobs.partitions import category_partitions  # noqa: E402

@@ -36,10 +36,10 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 
 from craft_dag.alerts import RunFailure, failure_payload, post_webhook
 from craft_dag.assets.sources import PACK_FINGERPRINTS, STORAGE_FINGERPRINTS
-from craft_dag.curation.review_io import export_files
 from craft_dag.evaluation.sbs_io import vote_files, votes_fingerprint
 from craft_dag.jobs.jobs import filter_job, translate_job
 from craft_dag.resources import CulturePackResource, StorageResource
+from craft_dag.review.tasks_and_exports import export_files
 from craft_dag.storage import Storage
 from craft_dag.translation.memory import memory_files
 

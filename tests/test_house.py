@@ -99,12 +99,10 @@ def test_no_asset_body_over_40_lines() -> None:
     assert REPORT.long_assets == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: curation <-> models/translation pending")
 def test_no_import_cycle_at_module_level() -> None:
     assert REPORT.module_cycles == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: curation <-> models/translation pending")
 def test_no_import_cycle_with_function_local_imports() -> None:
     assert REPORT.all_cycles == []
 

@@ -22,7 +22,7 @@ from craft_dag.captioning.choose import (
 )
 from craft_dag.captioning.cleanup import clean_caption
 from craft_dag.captioning.lint import lint_captions
-from craft_dag.captioning.rules import CaptionRules
+from craft_dag.catalog.caption_rules import CaptionRules
 from craft_dag.curation.filtering import FILTERED, IMAGE_FIELDS
 from craft_dag.curation.score import colour_image
 from craft_dag.imaging.decode import ImageRejected

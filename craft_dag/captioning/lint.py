@@ -8,7 +8,7 @@ Rules, in the order violations are reported (:data:`RULE_IDS`):
   aside, in the caption's language, nor as the same casefolded words in any language (an
   English name quoted in a Russian caption counts);
 * ``viewing_phrase``, ``hedging``, ``usage_guess``: a phrase of the language's lists
-  (:mod:`craft_dag.captioning.rules`) occurs, unless inside an ``allowed`` phrase;
+  (:mod:`craft_dag.catalog.caption_rules`) occurs, unless inside an ``allowed`` phrase;
 * ``templated``: across the captions of one entity, more than ``templated_share`` of them (with
   at least ``templated_min_captions``) start with the same first ``templated_prefix_words``
   lemmas. Every caption sharing that opening is flagged.
@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from craft_dag.captioning.rules import DEFAULT_RULES, CaptionRules, LanguageRules
+from craft_dag.catalog.caption_rules import DEFAULT_RULES, CaptionRules, LanguageRules
 from craft_dag.text.morphology import LemmaIndex, fold, lemma, tokens
 from craft_dag.text.sentences import split_sentences
 

@@ -27,7 +27,7 @@ from craft_dag.captioning.lint import (
     Violation,
     lint_captions,
 )
-from craft_dag.captioning.rules import DEFAULT_RULES, CaptionRules, load_rules_file
+from craft_dag.catalog.caption_rules import DEFAULT_RULES, CaptionRules, load_rules_file
 
 PROG = "craft captions lint"
 REQUIRED_COLUMNS = ("entity", "caption")

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from craft_dag.captioning.rules import DEFAULT_RULES, RULES_FILE, CaptionRules, merge_rules
+from craft_dag.catalog.caption_rules import DEFAULT_RULES, RULES_FILE, CaptionRules, merge_rules
 from craft_dag.catalog.glossary import read_glossary
 from craft_dag.catalog.models import (
     CatalogTerms,

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from craft_dag.curation.metrics import to_greyscale
+from craft_dag.imaging.greyscale import to_greyscale
 
 SHARPNESS_SIDE = 256
 """Every member's sharpness is measured with its long side resized (box filter) to this."""

@@ -44,7 +44,7 @@ from scipy import fft
 from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 
-from craft_dag.curation.metrics import to_greyscale
+from craft_dag.imaging.greyscale import to_greyscale
 
 HASH_BITS = 64
 _HASH_LIMIT = 1 << HASH_BITS

@@ -3,12 +3,16 @@
 ``tiny`` builds tiny randomly initialised models and tokenizers from configs in code, for the
 ``tiny`` profile and the tests: no weights are ever downloaded, and each tiny model is saved
 and loaded back through the same ``from_pretrained`` code the ``full`` profile's models use.
+
+Layering: ``models`` sits just above ``imaging`` and below every stage (curation, captioning,
+translation, training import it); it imports no stage, so what it shares with one (the 8-bit
+greyscale conversion) lives in ``imaging``.
 """
 
 from PIL import Image
 
-from craft_dag.curation.metrics import to_greyscale
 from craft_dag.imaging.decode import ImageRejected
+from craft_dag.imaging.greyscale import to_greyscale
 
 _WIDE_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})
 _WHITE = (255, 255, 255)

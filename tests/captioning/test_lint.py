@@ -1,4 +1,4 @@
-"""The caption guideline linter (craft_dag.captioning.lint) and its rules (rules.py)."""
+"""The caption guideline linter (craft_dag.captioning.lint) and its rules (caption_rules)."""
 
 import pytest
 
@@ -9,7 +9,7 @@ from craft_dag.captioning.lint import (
     lint_caption,
     lint_captions,
 )
-from craft_dag.captioning.rules import (
+from craft_dag.catalog.caption_rules import (
     DEFAULT_RULES,
     CaptionRules,
     LanguageRules,

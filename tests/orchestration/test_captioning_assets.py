@@ -13,10 +13,10 @@ from craft_dag.assets.curation import curation_assets, curation_checks
 from craft_dag.captioning.choose import HUMAN_CAPTIONS
 from craft_dag.catalog.pack import load_pack
 from craft_dag.collection.samples import build_sample_set
-from craft_dag.curation.review_io import EXPORTS
 from craft_dag.resources import DownloaderResource, LocalFolderSourceResource
 from craft_dag.resources.captioning import CaptionerResource, TranslatorResource
 from craft_dag.resources.curation import CurationScorersResource
+from craft_dag.review.tasks_and_exports import EXPORTS
 from craft_dag.storage import Storage
 from tests.orchestration.helpers import resources
 

@@ -22,10 +22,10 @@ from craft_dag.assets.curation import (
 )
 from craft_dag.catalog.pack import load_pack
 from craft_dag.collection.samples import build_sample_set
-from craft_dag.curation.review_io import EXPORTS, TASKS, read_review_tasks
 from craft_dag.jobs.jobs import observe_pack_job, observe_review_job
 from craft_dag.resources import DownloaderResource, LocalFolderSourceResource
 from craft_dag.resources.curation import CurationScorersResource
+from craft_dag.review.tasks_and_exports import EXPORTS, TASKS, read_review_tasks
 from craft_dag.storage import Storage
 from tests.orchestration.helpers import resources
 

@@ -25,7 +25,6 @@ from dagster import (
 
 from craft_dag.alerts import RunFailure, WebhookError, failure_payload, post_webhook
 from craft_dag.assets.evaluation import sbs_kits, sbs_report, sbs_votes
-from craft_dag.curation.review_io import EXPORTS
 from craft_dag.definitions import defs
 from craft_dag.evaluation.sbs_io import FOLDER as EVALUATION
 from craft_dag.jobs.sensors import (
@@ -37,6 +36,7 @@ from craft_dag.jobs.sensors import (
     review_export_sensor,
     votes_sensor,
 )
+from craft_dag.review.tasks_and_exports import EXPORTS
 from craft_dag.storage import Storage
 from craft_dag.translation.memory import MEMORY
 from tests.orchestration.helpers import resources

@@ -18,8 +18,8 @@ from typing import Any
 
 from craft_dag.collection.sample_captions import sample_caption
 from craft_dag.collection.samples import SampleImage
-from craft_dag.curation.review_io import EXPORTS, read_review_tasks
 from craft_dag.review.simulate import simulated_export
+from craft_dag.review.tasks_and_exports import EXPORTS, read_review_tasks
 from craft_dag.storage import Storage
 from craft_dag.translation.memory import MEMORY
 

@@ -39,6 +39,12 @@ Two decisions about the lists:
 
 Packs override or extend these lists with :func:`merge_rules` (the pack's optional
 ``caption_rules.yaml``, read by :func:`load_rules_file`).
+
+Layering: this was ``captioning/rules.py``. It lives in ``catalog`` beside ``glossary`` (the
+translation stage's terms) because it is what a culture pack declares, and ``catalog.pack``
+loads and validates it with the rest of the pack: ``catalog`` sits below ``captioning`` and
+``translation``, which read the pack and never the other way round. ``catalog`` itself sits
+above ``curation`` (``pack`` reads ``curation.yaml`` through ``curation.policy``).
 """
 
 from __future__ import annotations

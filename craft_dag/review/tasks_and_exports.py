@@ -9,6 +9,10 @@ Layout under the storage base URI::
 
 A new export is a new file in its category's folder; the ``review_decisions`` source asset
 hashes the folder's files, so exactly that category's downstream turns stale.
+
+Layering: this was ``curation/review_io.py``; it moved into ``review`` because it is built on
+``review.decisions`` and ``review.label_studio``, and ``review`` sits above ``curation`` (its
+reject vocabulary extends curation's ``policy.REASONS``): curation never imports review.
 """
 
 import json
