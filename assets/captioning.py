@@ -18,6 +18,7 @@ from craft_dag.assets.metadata import column_schema
 from craft_dag.assets.sources import storage_export_source
 from craft_dag.captioning.category import CAPTIONS, caption_category
 from craft_dag.captioning.choose import POLICIES
+from craft_dag.captioning.summary import entity_names, summarise_captions
 from craft_dag.jobs.partitions import category_partitions
 from craft_dag.resources import CulturePackResource, StorageResource
 from craft_dag.resources.captioning import CaptionerResource, TranslatorResource
@@ -33,13 +34,6 @@ class CaptionsConfig(Config):
         description=f"Which caption trains: one of {', '.join(POLICIES)} (the paper kept human "
         "captions only: the model is wrong on names and facts).",
     )
-
-
-def _names(rows: list[dict]) -> dict[str, list[str]]:
-    return {
-        r["entity_id"]: list(dict.fromkeys([r["native_name"], r["english_name"], *r["aliases"]]))
-        for r in rows
-    }
 
 
 @asset(
@@ -68,7 +62,7 @@ def captions(
     result = caption_category(
         store,
         category,
-        names=_names(entity_rows),
+        names=entity_names(entity_rows),
         category_name=loaded.category(category).english_name,
         source_language=loaded.meta.source_language,
         policy=config.policy,
@@ -80,31 +74,17 @@ def captions(
     )
     for problem in result.problems[:20]:
         context.log.warning(f"human captions: {problem.where}:{problem.line}: {problem.message}")
-    rows = result.table.to_pylist()
-    examples = [
-        (
-            r["entity_id"],
-            r["caption_source"],
-            r["caption"] or "(none)",
-            ";".join(r["violations"]) or ("ok" if r["included"] else r["excluded_reason"]),
-        )
-        for r in rows[:10]
-    ]
-    note = ""
-    if captioner.backend == "tiny" and any(r["caption_source"] == "auto" for r in rows):
-        note = "Automatic captions come from a tiny random model: their text is noise.\n\n"
+    summary = summarise_captions(result, tiny_model=captioner.backend == "tiny")
     return MaterializeResult(
         metadata={
             "dagster/row_count": result.table.num_rows,
             "dagster/column_schema": column_schema(result.table.schema),
             "policy": config.policy,
-            "included": sum(1 for r in rows if r["included"]),
-            "outcomes": MetadataValue.json(dict(sorted(result.counts.items()))),
-            "guideline_violations": MetadataValue.json(dict(sorted(result.violations.items()))),
+            "included": summary.included,
+            "outcomes": MetadataValue.json(summary.outcomes),
+            "guideline_violations": MetadataValue.json(summary.guideline_violations),
             "bad_caption_rows": len(result.problems),
-            "examples": MetadataValue.md(
-                note + markdown.table(["entity", "source", "caption", "guidelines"], examples)
-            ),
+            "examples": MetadataValue.md(summary.examples),
         }
     )
 
