@@ -12,7 +12,6 @@ from dagster import (
 )
 from pydantic import Field
 
-from craft_dag import markdown
 from craft_dag.assets.curation import filtered_images
 from craft_dag.assets.metadata import column_schema
 from craft_dag.assets.sources import storage_export_source
@@ -22,8 +21,9 @@ from craft_dag.captioning.summary import entity_names, summarise_captions
 from craft_dag.jobs.partitions import category_partitions
 from craft_dag.resources import CulturePackResource, StorageResource
 from craft_dag.resources.captioning import CaptionerResource, TranslatorResource
-from craft_dag.translation.category import TRANSLATED, side_by_side, translate_category
+from craft_dag.translation.category import TRANSLATED, translate_category
 from craft_dag.translation.memory import MEMORY, load_memory
+from craft_dag.translation.summary import summarise_translations
 
 GROUP = "captioning"
 
@@ -169,28 +169,19 @@ def translated_captions(
         memory=memory,
         log=context.log.info,
     )
-    rows = result.table.to_pylist()
-    from_memory = sum(1 for r in rows if r["translation_backend"] == "memory")
-    note = ""
-    if translator.backend == "tiny" and from_memory < len(rows):
-        note = (
-            "Machine translations come from a tiny random model: their text is noise "
-            "(rows from the translation memory are human translations).\n\n"
-        )
+    summary = summarise_translations(
+        result, source_language=source, target_language=target,
+        tiny_model=translator.backend == "tiny",
+    )  # fmt: skip
     return MaterializeResult(
         metadata={
             "dagster/row_count": result.table.num_rows,
             "dagster/column_schema": column_schema(result.table.schema),
-            "trainable": sum(1 for r in rows if r["trainable"]),
-            "from_translation_memory": from_memory,
-            "glossary_edits": sum(r["glossary_edits"] for r in rows),
-            "glossary_misses": MetadataValue.json(dict(sorted(result.misses.items()))),
-            "side_by_side": MetadataValue.md(
-                note
-                + markdown.table(
-                    ["entity", loaded.meta.source_language, target, "status"], side_by_side(rows)
-                )
-            ),
+            "trainable": summary.trainable,
+            "from_translation_memory": summary.from_translation_memory,
+            "glossary_edits": summary.glossary_edits,
+            "glossary_misses": MetadataValue.json(summary.glossary_misses),
+            "side_by_side": MetadataValue.md(summary.side_by_side),
         }
     )
 
