@@ -12,17 +12,18 @@ from dagster import (
 )
 from pydantic import Field
 
-from craft_dag import markdown
 from craft_dag.assets.curation import filtered_images
 from craft_dag.assets.metadata import column_schema
 from craft_dag.assets.sources import storage_export_source
 from craft_dag.captioning.category import CAPTIONS, caption_category
 from craft_dag.captioning.choose import POLICIES
+from craft_dag.captioning.summary import entity_names, summarise_captions
 from craft_dag.jobs.partitions import category_partitions
 from craft_dag.resources import CulturePackResource, StorageResource
 from craft_dag.resources.captioning import CaptionerResource, TranslatorResource
-from craft_dag.translation.category import TRANSLATED, side_by_side, translate_category
+from craft_dag.translation.category import TRANSLATED, translate_category
 from craft_dag.translation.memory import MEMORY, load_memory
+from craft_dag.translation.summary import summarise_translations
 
 GROUP = "captioning"
 
@@ -33,13 +34,6 @@ class CaptionsConfig(Config):
         description=f"Which caption trains: one of {', '.join(POLICIES)} (the paper kept human "
         "captions only: the model is wrong on names and facts).",
     )
-
-
-def _names(rows: list[dict]) -> dict[str, list[str]]:
-    return {
-        r["entity_id"]: list(dict.fromkeys([r["native_name"], r["english_name"], *r["aliases"]]))
-        for r in rows
-    }
 
 
 @asset(
@@ -68,7 +62,7 @@ def captions(
     result = caption_category(
         store,
         category,
-        names=_names(entity_rows),
+        names=entity_names(entity_rows),
         category_name=loaded.category(category).english_name,
         source_language=loaded.meta.source_language,
         policy=config.policy,
@@ -80,31 +74,17 @@ def captions(
     )
     for problem in result.problems[:20]:
         context.log.warning(f"human captions: {problem.where}:{problem.line}: {problem.message}")
-    rows = result.table.to_pylist()
-    examples = [
-        (
-            r["entity_id"],
-            r["caption_source"],
-            r["caption"] or "(none)",
-            ";".join(r["violations"]) or ("ok" if r["included"] else r["excluded_reason"]),
-        )
-        for r in rows[:10]
-    ]
-    note = ""
-    if captioner.backend == "tiny" and any(r["caption_source"] == "auto" for r in rows):
-        note = "Automatic captions come from a tiny random model: their text is noise.\n\n"
+    summary = summarise_captions(result, tiny_model=captioner.backend == "tiny")
     return MaterializeResult(
         metadata={
             "dagster/row_count": result.table.num_rows,
             "dagster/column_schema": column_schema(result.table.schema),
             "policy": config.policy,
-            "included": sum(1 for r in rows if r["included"]),
-            "outcomes": MetadataValue.json(dict(sorted(result.counts.items()))),
-            "guideline_violations": MetadataValue.json(dict(sorted(result.violations.items()))),
+            "included": summary.included,
+            "outcomes": MetadataValue.json(summary.outcomes),
+            "guideline_violations": MetadataValue.json(summary.guideline_violations),
             "bad_caption_rows": len(result.problems),
-            "examples": MetadataValue.md(
-                note + markdown.table(["entity", "source", "caption", "guidelines"], examples)
-            ),
+            "examples": MetadataValue.md(summary.examples),
         }
     )
 
@@ -189,28 +169,19 @@ def translated_captions(
         memory=memory,
         log=context.log.info,
     )
-    rows = result.table.to_pylist()
-    from_memory = sum(1 for r in rows if r["translation_backend"] == "memory")
-    note = ""
-    if translator.backend == "tiny" and from_memory < len(rows):
-        note = (
-            "Machine translations come from a tiny random model: their text is noise "
-            "(rows from the translation memory are human translations).\n\n"
-        )
+    summary = summarise_translations(
+        result, source_language=source, target_language=target,
+        tiny_model=translator.backend == "tiny",
+    )  # fmt: skip
     return MaterializeResult(
         metadata={
             "dagster/row_count": result.table.num_rows,
             "dagster/column_schema": column_schema(result.table.schema),
-            "trainable": sum(1 for r in rows if r["trainable"]),
-            "from_translation_memory": from_memory,
-            "glossary_edits": sum(r["glossary_edits"] for r in rows),
-            "glossary_misses": MetadataValue.json(dict(sorted(result.misses.items()))),
-            "side_by_side": MetadataValue.md(
-                note
-                + markdown.table(
-                    ["entity", loaded.meta.source_language, target, "status"], side_by_side(rows)
-                )
-            ),
+            "trainable": summary.trainable,
+            "from_translation_memory": summary.from_translation_memory,
+            "glossary_edits": summary.glossary_edits,
+            "glossary_misses": MetadataValue.json(summary.glossary_misses),
+            "side_by_side": MetadataValue.md(summary.side_by_side),
         }
     )
 

@@ -21,13 +21,8 @@ from craft_dag.collection.collect import IMAGES
 from craft_dag.curation.category import score_category
 from craft_dag.curation.filtering import FILTERED, coverage_gaps, filter_images
 from craft_dag.curation.policy import effective
-from craft_dag.curation.report import (
-    funnel_markdown,
-    near_duplicates_markdown,
-    reason_sheets,
-    thresholds_markdown,
-)
-from craft_dag.curation.tables import SCORES, decision_counts
+from craft_dag.curation.report import scores_report
+from craft_dag.curation.tables import SCORES
 from craft_dag.jobs.partitions import category_partitions
 from craft_dag.parallel.scoring import score_category_sharded
 from craft_dag.resources import CulturePackResource, StorageResource
@@ -63,6 +58,11 @@ class ImageScoresConfig(Config):
     )
 
 
+def _run_overrides(config: ImageScoresConfig) -> dict[str, float | None]:
+    """The run's layer for ``effective``: a switched-off rule is a threshold set to None."""
+    return {**config.thresholds, **dict.fromkeys(config.disable)}
+
+
 @asset(
     partitions_def=category_partitions,
     deps=[raw_images, curation_policy],
@@ -85,8 +85,7 @@ def image_scores(
 ) -> MaterializeResult:
     category = context.partition_key
     loaded = pack.load()
-    overrides = {**config.thresholds, **dict.fromkeys(config.disable)}
-    thresholds = effective(loaded.curation, category, overrides)
+    thresholds = effective(loaded.curation, category, _run_overrides(config))
     built = scorers.scorers(loaded.meta.source_language, warn=context.log.warning)
     store = storage.client()
     shard_metadata: dict[str, object] = {}
@@ -109,22 +108,21 @@ def image_scores(
         }
     else:
         result = score_category(store, category, thresholds, built, log=context.log.info)
-    rows = result.table.to_pylist()
-    counts = decision_counts(result.table)
-    metadata = {
-        "dagster/row_count": result.table.num_rows,
-        "dagster/column_schema": column_schema(result.table.schema),
-        **counts,
-        "reused_scores": result.reused,
-        **shard_metadata,
-        "scorers": MetadataValue.json(built.describe()),
-        "thresholds": MetadataValue.md(thresholds_markdown(thresholds)),
-        "funnel": MetadataValue.md(funnel_markdown(rows)),
-        "near_duplicates": MetadataValue.md(near_duplicates_markdown(rows)),
-    }
-    for reason, sheet in reason_sheets(rows, store.get_blob).items():
-        metadata[f"flagged_{reason}"] = MetadataValue.md(sheet)
-    return MaterializeResult(metadata=metadata)
+    report = scores_report(result.table, thresholds, store.get_blob)
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": result.table.num_rows,
+            "dagster/column_schema": column_schema(result.table.schema),
+            **report.decisions,
+            "reused_scores": result.reused,
+            **shard_metadata,
+            "scorers": MetadataValue.json(built.describe()),
+            "thresholds": MetadataValue.md(report.thresholds),
+            "funnel": MetadataValue.md(report.funnel),
+            "near_duplicates": MetadataValue.md(report.near_duplicates),
+            **{f"flagged_{r}": MetadataValue.md(sheet) for r, sheet in report.flagged.items()},
+        }
+    )
 
 
 @asset_check(

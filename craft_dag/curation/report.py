@@ -9,12 +9,14 @@ threshold removes what it should.
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
 from craft_dag import markdown
 from craft_dag.curation.policy import REASONS, EffectiveThresholds
+from craft_dag.curation.tables import decision_counts
 from craft_dag.imaging.contact_sheet import contact_sheet, png_markdown
 
 # The score shown under a rejected thumbnail, per reason.
@@ -160,3 +162,28 @@ def per_category_funnel(tables: Mapping[str, pa.Table]) -> str:
             )
         )
     return markdown.table(header, body, right=header[1:])
+
+
+@dataclass(frozen=True)
+class ScoresReport:
+    """All ``image_scores`` shows about one category, as plain values (markdown is text)."""
+
+    decisions: Mapping[str, int]  # keep / reject / review, and any other decision seen
+    thresholds: str
+    funnel: str
+    near_duplicates: str
+    flagged: dict[str, str]  # reason -> contact sheet, only reasons with an image to show
+
+
+def scores_report(
+    table: pa.Table, thresholds: EffectiveThresholds, load: Callable[[str], bytes]
+) -> ScoresReport:
+    """The report of one category's score table; ``load`` reads an image blob by id."""
+    rows = table.to_pylist()
+    return ScoresReport(
+        decisions=decision_counts(table),
+        thresholds=thresholds_markdown(thresholds),
+        funnel=funnel_markdown(rows),
+        near_duplicates=near_duplicates_markdown(rows),
+        flagged=reason_sheets(rows, load),
+    )
