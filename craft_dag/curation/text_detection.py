@@ -254,13 +254,17 @@ class TesseractTextDetector:
             raise ImageRejected("decode_error", f"empty image {grey.size}")
         return grey
 
+    def _band_height(self, height: int) -> int:
+        """The height of the top and bottom bands of an image ``height`` px tall."""
+        return max(16, round(height * self.band_share))
+
     def _in_corner_band(
         self, boxes: Sequence[tuple[int, int, int, int]], size: tuple[int, int]
     ) -> bool:
         """Whether every word box lies in the top band or every one in the bottom band, and
         together they sit in one corner of it (``_in_corner``)."""
         width, height = size
-        band = max(16, round(height * self.band_share))
+        band = self._band_height(height)
         in_top = all(bottom <= band for _, _, _, bottom in boxes)
         in_bottom = all(top >= height - band for _, top, _, _ in boxes)
         if not boxes or not (in_top or in_bottom):
@@ -270,7 +274,7 @@ class TesseractTextDetector:
     def _read_bands(self, grey: Image.Image, area: int) -> TextFindings:
         """Words read in the top and bottom bands alone; ``corner`` if all sit to one side."""
         width, height = grey.size
-        band = max(16, round(height * self.band_share))
+        band = self._band_height(height)
         scale = self.band_scale
         found: list[TextFindings] = []
         spans: list[tuple[int, int, int]] = []  # (left, right, band width) of each band's words
