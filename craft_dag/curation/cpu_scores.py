@@ -18,8 +18,7 @@ from craft_dag.curation.metrics import (
     measure,
 )
 from craft_dag.curation.near_duplicates import dhash, phash
-from craft_dag.imaging.decode import DEFAULT_MAX_PIXELS, ImageRejected, open_untrusted
-from craft_dag.imaging.jpeg_quality import estimate_quality
+from craft_dag.imaging.decode import DEFAULT_MAX_PIXELS
 
 
 @dataclass(frozen=True)
@@ -34,7 +33,7 @@ class CpuScores:
     thumbnail: np.ndarray | None = field(default=None, compare=False)  # the crop screen's
 
 
-def scores_of(image: NormalisedImage, data: bytes = b"") -> CpuScores:
+def scores_of(image: NormalisedImage) -> CpuScores:
     """The CPU scores of an image already decoded by ``decode_normalised``."""
     sharp, thumb = keeper_measures(image.grey)
     return CpuScores(
@@ -42,18 +41,9 @@ def scores_of(image: NormalisedImage, data: bytes = b"") -> CpuScores:
         dhash(image.grey),
         phash(image.grey),
         sharpness=sharp,
-        jpeg_quality=_jpeg_quality(data) if data else None,
+        jpeg_quality=image.jpeg_quality,
         thumbnail=thumb,
     )
-
-
-def _jpeg_quality(data: bytes) -> float | None:
-    # Opening parses the header (quantisation tables included) and decodes no pixel.
-    try:
-        image, _ = open_untrusted(data)
-    except ImageRejected:
-        return None
-    return estimate_quality(image, data)
 
 
 def cpu_scores(
@@ -64,4 +54,4 @@ def cpu_scores(
 ) -> CpuScores:
     """Quality metrics and both perceptual hashes of ``data``; raise ImageRejected if it is bad."""
     decoded = decode_normalised(data, normalise_to=normalise_to, max_pixels=max_pixels)
-    return scores_of(decoded, data)
+    return scores_of(decoded)

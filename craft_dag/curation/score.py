@@ -34,11 +34,12 @@ from craft_dag.curation.decide import (
     text_reasons,
 )
 from craft_dag.curation.keeper import (
+    CROP_FRACTIONS,
     KEPT,
     MemberFacts,
     coarse_thumbnail,
+    crop_screen,
     is_crop_of,
-    is_crop_screen,
     keep_best,
     thumbnail,
 )
@@ -46,6 +47,7 @@ from craft_dag.curation.metrics import ImageMetrics
 from craft_dag.curation.near_duplicates import group_near_duplicates
 from craft_dag.curation.policy import EffectiveThresholds
 from craft_dag.imaging.decode import ImageRejected, open_untrusted, rejecting
+from craft_dag.imaging.greyscale import to_greyscale
 
 TONE_REASONS = frozenset({"underexposed", "overexposed", "low_information"})
 """CPU reasons after which OCR still runs (the image may be a page or a screenshot)."""
@@ -429,7 +431,7 @@ class _CropSearch:
     def _decode(self, i: int) -> np.ndarray | None:
         if i not in self.fine:
             try:
-                image = colour_image(self.items[i].load(), CROP_DECODE_SIDE)
+                image = _grey_for_crop(self.items[i].load())
             except (ImageRejected, OSError):
                 image = None  # it cannot be compared; it is then not a crop
             self.fine[i] = thumbnail(image) if image is not None else None
@@ -443,11 +445,32 @@ class _CropSearch:
                 self._decode(i)
         if small not in self.coarse or large not in self.coarse:
             return False
-        if not is_crop_screen(self.coarse[small], self.coarse[large]):
+        widths = crop_screen(self.coarse[small], self.coarse[large])
+        if widths is None:
             return False
         self.verified += 1
         a, b = self._decode(small), self._decode(large)
-        return a is not None and b is not None and is_crop_of(a, b)
+        return (
+            a is not None
+            and b is not None
+            and is_crop_of(a, b, fractions=widths, reverse_fractions=CROP_FRACTIONS)
+        )
+
+
+def _grey_for_crop(data: bytes) -> Image.Image:
+    """The image in greyscale at about ``CROP_DECODE_SIDE`` px, for the crop verification.
+
+    Greyscale is all the comparison uses, so a JPEG is decoded in luma only, at the smallest
+    DCT scale that is still at least that size; ``thumbnail`` then box-averages it down. Half
+    the cost of the colour decode and bicubic shrink of ``colour_image``, and the crop search
+    runs inside the cheap pass's budget.
+    """
+    image, fmt = open_untrusted(data)
+    with rejecting(fmt):
+        if fmt == "JPEG":
+            image.draft("L", (CROP_DECODE_SIDE, CROP_DECODE_SIDE))
+        image.load()
+        return to_greyscale(image)
 
 
 def raw_scores_from_row(row: Mapping[str, Any]) -> RawScores:

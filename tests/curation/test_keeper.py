@@ -11,10 +11,15 @@ from PIL import Image, ImageFilter
 from skimage import data as skdata
 
 from craft_dag.catalog.pack import bundled_pack_path, load_pack
+from craft_dag.curation.cpu_scores import cpu_scores
 from craft_dag.curation.keeper import (
+    CROP_FRACTIONS,
     KEPT,
     MemberFacts,
+    _shrink,
+    _shrunk_pixels,
     coarse_thumbnail,
+    crop_screen,
     is_crop_of,
     is_crop_screen,
     keep_best,
@@ -81,6 +86,17 @@ def test_jpeg_quality_of_lossless_and_webp_files(coffee: Image.Image) -> None:
     assert estimate_quality(_open(lossy.getvalue()), lossy.getvalue()) == UNKNOWN_QUALITY
 
 
+@pytest.mark.parametrize("quality", [40, 90])
+def test_the_cheap_pass_reads_the_jpeg_quality_in_its_one_decode(
+    coffee: Image.Image, quality: int
+) -> None:
+    data = _jpeg(coffee, quality)
+    assert cpu_scores(data).jpeg_quality == quality
+    lossless = io.BytesIO()
+    coffee.save(lossless, "WEBP", lossless=True)
+    assert cpu_scores(lossless.getvalue()).jpeg_quality == 100.0
+
+
 def test_sharpness_is_compared_at_a_common_scale(coffee: Image.Image) -> None:
     # At its own size a downscale has more Laplacian variance per pixel than its original;
     # at the common scale the two are alike (area, not sharpness, prefers the original), and a
@@ -112,6 +128,32 @@ def test_a_crop_is_found_and_containment_is_one_way(coffee: Image.Image, keep: f
         assert is_crop_screen(coarse_thumbnail(copy), coarse_thumbnail(coffee))
         assert is_crop_of(thumbnail(copy), thumbnail(coffee))
         assert not is_crop_of(thumbnail(coffee), thumbnail(copy))
+
+
+@pytest.mark.parametrize("keep", [0.7, 0.8, 0.9])
+def test_the_screen_narrows_the_verification_to_widths_around_the_crop(
+    coffee: Image.Image, keep: float
+) -> None:
+    crop = _crop(coffee, keep)
+    widths = crop_screen(coarse_thumbnail(crop), coarse_thumbnail(coffee))
+    assert widths is not None
+    assert set(widths) < set(CROP_FRACTIONS) and len(widths) <= 5
+    # The crop's own width is among them, and the narrowed search finds what the full one does.
+    assert min(abs(w - crop.width / coffee.width) for w in widths) <= 0.03
+    small, large = thumbnail(crop), thumbnail(coffee)
+    assert is_crop_of(small, large, fractions=widths, reverse_fractions=CROP_FRACTIONS)
+    assert is_crop_of(small, large)
+    # A copy of the whole frame does not pass the screen.
+    downscale = coffee.resize((420, 280), Image.Resampling.LANCZOS)
+    assert crop_screen(coarse_thumbnail(downscale), coarse_thumbnail(coffee)) is None
+
+
+@pytest.mark.parametrize("size", [(512, 512), (512, 342), (341, 512), (512, 341), (300, 200)])
+def test_the_sharpness_image_is_pillows_box_reduction_pixel_for_pixel(size) -> None:
+    grey = Image.fromarray(skdata.camera()).resize(size, Image.Resampling.BILINEAR)
+    fast, reference = _shrunk_pixels(grey, 256), np.asarray(_shrink(grey, 256))
+    assert fast.shape == reference.shape
+    assert (fast == reference).all()
 
 
 def test_copies_of_the_whole_frame_are_not_crops(coffee: Image.Image) -> None:
