@@ -15,15 +15,15 @@ from pydantic import Field
 from craft_dag.assets.curation import filtered_images
 from craft_dag.assets.metadata import column_schema
 from craft_dag.assets.sources import storage_export_source
-from craft_dag.captioning.category import CAPTIONS, caption_category
+from craft_dag.captioning.caption_category import CAPTIONS, caption_category
 from craft_dag.captioning.choose import POLICIES
 from craft_dag.captioning.summary import entity_names, summarise_captions
 from craft_dag.jobs.partitions import category_partitions
 from craft_dag.resources import CulturePackResource, StorageResource
 from craft_dag.resources.captioning import CaptionerResource, TranslatorResource
-from craft_dag.translation.category import TRANSLATED, translate_category
 from craft_dag.translation.memory import MEMORY, load_memory
 from craft_dag.translation.summary import summarise_translations
+from craft_dag.translation.translate_category import TRANSLATED, translate_category
 
 GROUP = "captioning"
 

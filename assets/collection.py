@@ -16,7 +16,7 @@ from pydantic import Field
 
 from craft_dag.assets.catalog import entities
 from craft_dag.assets.metadata import column_schema
-from craft_dag.collection.collect import FETCH_LOG, IMAGES, CollectLimits, collect_category
+from craft_dag.collection.collect_category import FETCH_LOG, IMAGES, CollectLimits, collect_category
 from craft_dag.collection.report import coverage_markdown, outcomes_markdown, sample_sheet
 from craft_dag.collection.sources import entity_refs
 from craft_dag.jobs.partitions import category_partitions

@@ -17,11 +17,11 @@ from craft_dag import markdown
 from craft_dag.assets.collection import raw_images
 from craft_dag.assets.metadata import column_schema
 from craft_dag.assets.sources import pack_source, storage_export_source
-from craft_dag.collection.collect import IMAGES
-from craft_dag.curation.category import score_category
+from craft_dag.collection.collect_category import IMAGES
 from craft_dag.curation.filtering import FILTERED, coverage_gaps, filter_images
 from craft_dag.curation.policy import effective
 from craft_dag.curation.report import scores_report
+from craft_dag.curation.score_category import score_category
 from craft_dag.curation.tables import SCORES
 from craft_dag.jobs.partitions import category_partitions
 from craft_dag.parallel.scoring import score_category_sharded

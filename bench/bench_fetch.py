@@ -390,7 +390,7 @@ def _craft_config(concurrency: int):  # -> DownloaderConfig
 
 def _collect(urls: list[str], work: Path, concurrency: int) -> tuple[int, float, dict[str, int]]:
     """One collect_category run into a new Storage under ``work``: (stored, seconds, outcomes)."""
-    from craft_dag.collection.collect import IMAGES, CollectLimits, collect_category
+    from craft_dag.collection.collect_category import IMAGES, CollectLimits, collect_category
     from craft_dag.collection.records import EntityRef
     from craft_dag.collection.sources import UrlManifestSource
     from craft_dag.storage import Storage

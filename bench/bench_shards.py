@@ -26,9 +26,9 @@ import pyarrow as pa
 from PIL import Image
 
 from bench.report import machine, publish, say
-from craft_dag.collection.collect import IMAGES
-from craft_dag.curation.category import score_category
+from craft_dag.collection.collect_category import IMAGES
 from craft_dag.curation.policy import CurationPolicy, effective
+from craft_dag.curation.score_category import score_category
 from craft_dag.parallel.engines import RayEngine
 from craft_dag.parallel.scoring import SHARDS_ASSET, score_category_sharded
 from craft_dag.resources.curation import CurationScorersResource

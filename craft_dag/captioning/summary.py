@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from craft_dag import markdown
-from craft_dag.captioning.category import CaptionsResult
+from craft_dag.captioning.caption_category import CaptionsResult
 
 EXAMPLES = 10  # rows shown in the examples table: enough to judge, small enough to read
 TINY_NOTE = "Automatic captions come from a tiny random model: their text is noise.\n\n"

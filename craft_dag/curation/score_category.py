@@ -10,7 +10,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from craft_dag.collection.collect import IMAGES
+from craft_dag.collection.collect_category import IMAGES
 from craft_dag.curation.policy import EffectiveThresholds
 from craft_dag.curation.score import (
     RawScores,

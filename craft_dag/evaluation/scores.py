@@ -7,7 +7,7 @@ Per generation:
   profile's multilingual SigLIP reads Russian prompts as they are;
 * ``entity_relevance``: when the prompt names an entity, the image against that entity's
   names, aliases and queries, the best match, exactly as ``image_scores`` scores collected
-  images (``craft_dag.curation.category.entity_texts``, same scorer, same [0, 1] scale).
+  images (``craft_dag.curation.score_category.entity_texts``, same scorer, same [0, 1] scale).
 
 Per (prompt, language, model): the means of those over the K images and ``diversity``, the
 Vendi score of the K images' embeddings (the scorer's image tower, cosine kernel; 1..K).
@@ -30,7 +30,7 @@ import pyarrow as pa
 from PIL import Image
 
 from craft_dag.catalog.models import Entity
-from craft_dag.curation.category import entity_texts
+from craft_dag.curation.score_category import entity_texts
 from craft_dag.evaluation.generate import LANGUAGES
 from craft_dag.evaluation.stats import paired_difference, vendi_score
 from craft_dag.imaging.decode import open_image

@@ -15,10 +15,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from craft_dag.collection.collect import IMAGES
-from craft_dag.curation.category import CategoryScores, entity_texts
+from craft_dag.collection.collect_category import IMAGES
 from craft_dag.curation.policy import EffectiveThresholds
 from craft_dag.curation.score import ScoreItem, Scorers, raw_scores_from_row, score_images
+from craft_dag.curation.score_category import CategoryScores, entity_texts
 from craft_dag.curation.tables import SCORES, scores_table
 from craft_dag.parallel.engines import Engine
 from craft_dag.parallel.shards import (

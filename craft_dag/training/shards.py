@@ -36,7 +36,7 @@ from craft_dag.training.sampling import (
     RepeatWeights,
     repeat_weights,
 )
-from craft_dag.translation.category import TRANSLATED
+from craft_dag.translation.translate_category import TRANSLATED
 
 TRAINING_SHARDS = "training_shards"
 TOO_SMALL = "too_small"

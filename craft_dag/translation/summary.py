@@ -7,7 +7,7 @@ without translating anything, and so the asset only wraps these values for Dagst
 from dataclasses import dataclass
 
 from craft_dag import markdown
-from craft_dag.translation.category import TranslationResult, side_by_side
+from craft_dag.translation.translate_category import TranslationResult, side_by_side
 
 TINY_NOTE = (
     "Machine translations come from a tiny random model: their text is noise "

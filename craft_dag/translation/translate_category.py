@@ -15,7 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from craft_dag.captioning.category import CAPTIONS
+from craft_dag.captioning.caption_category import CAPTIONS
 from craft_dag.curation.filtering import IMAGE_FIELDS
 from craft_dag.storage import Storage
 from craft_dag.translation.memory import TranslationMemory

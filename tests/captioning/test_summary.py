@@ -4,7 +4,7 @@ from collections import Counter
 
 import pyarrow as pa
 
-from craft_dag.captioning.category import CaptionsResult
+from craft_dag.captioning.caption_category import CaptionsResult
 from craft_dag.captioning.summary import TINY_NOTE, entity_names, summarise_captions
 
 

@@ -5,7 +5,7 @@ Usage: python -m tests.collection.run_collect STORAGE_DIR MANIFEST CATEGORY CHEC
 
 import sys
 
-from craft_dag.collection.collect import CollectLimits, collect_category
+from craft_dag.collection.collect_category import CollectLimits, collect_category
 from craft_dag.collection.records import EntityRef
 from craft_dag.collection.sources import UrlManifestSource
 from craft_dag.storage import Storage

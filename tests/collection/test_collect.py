@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from craft_dag.collection.collect import (
+from craft_dag.collection.collect_category import (
     CHECKPOINT_IMAGES,
     FETCH_LOG,
     IMAGES,

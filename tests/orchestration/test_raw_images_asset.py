@@ -9,7 +9,7 @@ from dagster import materialize
 from craft_dag.assets.catalog import entities, pack_files
 from craft_dag.assets.collection import collection_checks, raw_images
 from craft_dag.catalog.pack import bundled_pack_path, load_pack
-from craft_dag.collection.collect import FETCH_LOG, IMAGES
+from craft_dag.collection.collect_category import FETCH_LOG, IMAGES
 from craft_dag.collection.samples import build_sample_set, read_manifest
 from craft_dag.resources import (
     DownloaderResource,

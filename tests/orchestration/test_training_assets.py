@@ -18,7 +18,7 @@ from craft_dag.resources.training import TrainingLauncherResource
 from craft_dag.storage import Storage
 from craft_dag.training.dataset import TRAINING_DATASET, TRAINING_SHARDS
 from craft_dag.training.pipes import CHECKPOINTS, MODEL_CARD, NullReporter, open_reporter
-from craft_dag.translation.category import TRANSLATED, TRANSLATED_SCHEMA
+from craft_dag.translation.translate_category import TRANSLATED, TRANSLATED_SCHEMA
 from tests.orchestration.helpers import resources
 
 CATEGORY = "national_cuisine"

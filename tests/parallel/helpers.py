@@ -5,7 +5,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from craft_dag.collection.collect import IMAGES
+from craft_dag.collection.collect_category import IMAGES
 from craft_dag.collection.samples import build_sample_set
 from craft_dag.storage import Storage
 

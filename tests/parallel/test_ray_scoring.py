@@ -10,9 +10,9 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from craft_dag.curation.category import score_category  # noqa: E402
 from craft_dag.curation.policy import CurationPolicy, effective  # noqa: E402
 from craft_dag.curation.score import Scorers  # noqa: E402
+from craft_dag.curation.score_category import score_category  # noqa: E402
 from craft_dag.parallel.engines import RayEngine  # noqa: E402
 from craft_dag.parallel.scoring import score_category_sharded  # noqa: E402
 from tests.parallel import hooks  # noqa: E402

@@ -5,9 +5,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from craft_dag.curation.category import score_category
 from craft_dag.curation.policy import CurationPolicy, effective
 from craft_dag.curation.score import Scorers
+from craft_dag.curation.score_category import score_category
 from craft_dag.parallel import scoring
 from craft_dag.parallel.engines import InProcessEngine
 from craft_dag.parallel.scoring import SHARDS_ASSET, score_category_sharded

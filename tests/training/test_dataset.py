@@ -22,7 +22,7 @@ from craft_dag.training.dataset import (
     shard_params,
     write_manifest,
 )
-from craft_dag.translation.category import TRANSLATED, TRANSLATED_SCHEMA
+from craft_dag.translation.translate_category import TRANSLATED, TRANSLATED_SCHEMA
 
 
 def translated_row(

@@ -4,8 +4,8 @@ from collections import Counter
 
 import pyarrow as pa
 
-from craft_dag.translation.category import TranslationResult
 from craft_dag.translation.summary import TINY_NOTE, summarise_translations
+from craft_dag.translation.translate_category import TranslationResult
 
 
 def _row(entity: str, backend: str, trainable: bool, edits: int) -> dict:
