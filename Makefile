@@ -91,7 +91,7 @@ lint: $(STAMP)
 test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml $(LS_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/dagster definitions validate -m craft_dag.definitions
+	VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/dg check defs
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # A fresh CRAFT_HOME and instance each time, so the report shows this run's checks only.
