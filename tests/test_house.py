@@ -89,7 +89,6 @@ def test_a_function_local_cycle_is_caught_only_with_local_imports(tree: Path) ->
 REPORT = house.measure(ROOT)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: training/, curation/ splits pending")
 def test_no_module_over_450_lines() -> None:
     assert REPORT.long_modules == []
 

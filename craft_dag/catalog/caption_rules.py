@@ -18,24 +18,10 @@ casefolded caption with ``ё`` folded to ``е`` (write them in lower case, with 
 dropped. ``opening_ignore`` lists words (articles, numerals) that the ``templated`` check skips
 when it compares openings, so "A set of seven ..." and "Set of five ..." open alike.
 
-How the lists were extended: a hand-labelled set of 193 captions written from the paper's rules
-(``tests/captioning/data/lint_labelled.yaml``, scored by
-:mod:`craft_dag.captioning.lint_calibration`) showed which phrasings of each rule the first
-lists missed; each entry added covers a family of phrasings (every picture noun with every
-determiner, every hedge of a kind), not one caption of the set.
-
-Two decisions about the lists:
-
-* "изображён" (the passive participle, "X is depicted") is a viewing phrase: "Изображена
-  девушка за рулём" and "на фото изображён Гагарин" talk about the picture. The noun
-  "изображение" (in "изображение святого на иконе") and the active verb "художник изобразил"
-  never match it, because phrase matching compares the part of speech too. When the participle
-  describes an *artwork* the caption names ("картина Пименова, на которой изображена девушка",
-  which is how the paper's reviewed caption of "New Moscow" reads), ``allowed`` keeps it: the
-  painting is the entity, not a picture of it. In English "is depicted"/"are depicted" are
-  viewing phrases, "the painting depicts" is not.
-* "you can see" is not in the English list: the paper's own reviewed caption of "New Moscow"
-  uses it for a place inside the painting ("in the upper left corner you can see ...").
+The built-in lists (``DEFAULT_RULES``) and the decisions behind them are in
+``caption_phrases``, the pydantic models (``CaptionRules``, ``LanguageRules``) in
+``caption_rule_models``; this module merges a pack's overrides into them and re-exports all
+three names.
 
 Packs override or extend these lists with :func:`merge_rules` (the pack's optional
 ``caption_rules.yaml``, read by :func:`load_rules_file`).
@@ -49,22 +35,25 @@ above ``curation`` (``pack`` reads ``curation.yaml`` through ``curation.policy``
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
 
-from craft_dag.text.morphology import normalise_language
+from craft_dag.catalog.caption_phrases import DEFAULT_RULES
+from craft_dag.catalog.caption_rule_models import CaptionRules, LanguageRules
+
+# The public names of this module before it was split: importers keep using them from here.
+__all__ = [
+    "DEFAULT_RULES",
+    "LIST_FIELDS",
+    "RULES_FILE",
+    "CaptionRules",
+    "LanguageRules",
+    "load_rules_file",
+    "merge_rules",
+]
 
 # The file name of a pack's optional overrides.
 RULES_FILE = "caption_rules.yaml"
@@ -79,289 +68,6 @@ LIST_FIELDS = (
     "usage_patterns",
     "allowed",
     "opening_ignore",
-)
-
-
-class LanguageRules(BaseModel):
-    """The phrase lists of one language (see the module docstring for how they match)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    viewing_phrases: list[str] = Field(default_factory=list)
-    viewing_patterns: list[str] = Field(default_factory=list)
-    hedging: list[str] = Field(default_factory=list)
-    hedging_patterns: list[str] = Field(default_factory=list)
-    usage_guess: list[str] = Field(default_factory=list)
-    usage_patterns: list[str] = Field(default_factory=list)
-    allowed: list[str] = Field(default_factory=list)
-    opening_ignore: list[str] = Field(default_factory=list)
-
-    @field_validator("viewing_patterns", "hedging_patterns", "usage_patterns")
-    @classmethod
-    def _patterns_compile(cls, value: list[str], info: ValidationInfo) -> list[str]:
-        for pattern in value:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(
-                    f"{info.field_name}: {pattern!r} is not a regular expression: {exc}"
-                ) from exc
-        return value
-
-
-class CaptionRules(BaseModel):
-    """The whole guideline: sentence bounds, the template check and per-language phrase lists."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    min_sentences: int = Field(2, ge=0)
-    max_sentences: int = Field(10, ge=1)
-    # `templated`: an entity with at least `templated_min_captions` captions, more than
-    # `templated_share` of which start with the same first `templated_prefix_words` lemmas.
-    templated_prefix_words: int = Field(3, ge=1)
-    templated_share: float = Field(0.5, ge=0.0, lt=1.0)
-    templated_min_captions: int = Field(3, ge=2)
-    languages: dict[str, LanguageRules] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _bounds_ordered(self) -> CaptionRules:
-        if self.min_sentences > self.max_sentences:
-            raise ValueError(
-                f"min_sentences ({self.min_sentences}) exceeds max_sentences ({self.max_sentences})"
-            )
-        return self
-
-    def for_language(self, language: str) -> LanguageRules:
-        """The lists of a language code (``ru-RU`` uses ``ru``); empty lists for an unknown one."""
-        if language in self.languages:
-            return self.languages[language]
-        return self.languages.get(normalise_language(language), LanguageRules())
-
-
-# Phrases that name an artwork as the carrier of a depiction; see the module docstring.
-_RU_ARTWORK_DEPICTIONS = [
-    f"{where} {verb}"
-    for where in (
-        "на котором",
-        "где",
-        "на картине",
-        "на полотне",
-        "на иконе",
-        "на фреске",
-        "на плакате",
-        "на открытке",
-        "на марке",
-        "на монете",
-        "на гербе",
-        "на гобелене",
-        "на барельефе",
-    )
-    for verb in ("изображён", "изображено")
-]
-
-# "на фото", "на этом снимке", "на данной фотографии": every picture noun, bare or with a
-# determiner. Lemma matching covers inflection ("на этом снимке" finds "на этих снимках"), but
-# each noun is its own lemma, so each noun has its own entries.
-_RU_PICTURE_NOUNS = ("фото", "фотография", "фотоснимок", "изображение", "картинка", "снимок")
-_RU_PICTURE_PLACES = [
-    f"на {determiner}{noun}"
-    for noun in _RU_PICTURE_NOUNS
-    for determiner in ("", "этом ", "данном ", "представленном ", "нашем ")
-]
-
-# "this image shows", "the photograph captures", "in this picture": the picture itself as the
-# subject. Artworks ("the painting depicts", "a poster shows") are not picture nouns here: the
-# caption names them as the entity (see the module docstring).
-_EN_PICTURE_NOUNS = ("image", "picture", "photo", "photograph", "snapshot", "shot", "illustration")
-_EN_PICTURE_VERBS = (
-    "shows",
-    "depicts",
-    "captures",
-    "features",
-    "presents",
-    "portrays",
-    "displays",
-    "illustrates",
-)
-_EN_PICTURE_PHRASES = [
-    *(
-        f"{determiner} {noun} {verb}"
-        for determiner in ("this", "the")
-        for noun in _EN_PICTURE_NOUNS
-        for verb in _EN_PICTURE_VERBS
-    ),
-    *(f"in {determiner} {noun}" for determiner in ("this", "the") for noun in _EN_PICTURE_NOUNS),
-]
-
-# Words skipped when the `templated` check compares openings: articles and numerals fill a
-# template's slots ("A set of seven matryoshka dolls", "Set of five matryoshka dolls").
-_EN_OPENING_IGNORE = [
-    "a",
-    "an",
-    "the",
-    *[
-        "one",
-        "two",
-        "three",
-        "four",
-        "five",
-        "six",
-        "seven",
-        "eight",
-        "nine",
-        "ten",
-        "eleven",
-        "twelve",
-        "twenty",
-    ],
-]
-_RU_NUMERALS = [
-    "один",
-    "два",
-    "три",
-    "четыре",
-    "пять",
-    "шесть",
-    "семь",
-    "восемь",
-    "девять",
-    "десять",
-    "двенадцать",
-]
-
-DEFAULT_RULES = CaptionRules(
-    languages={
-        "ru": LanguageRules(
-            viewing_phrases=[
-                *_RU_PICTURE_PLACES,
-                "мы видим",
-                "перед нами",
-                "можно увидеть",
-                "можно видеть",
-                "изображено",
-                "изображён",
-            ],
-            hedging=[
-                "вероятно",
-                "возможно",
-                "наверное",
-                "наверно",
-                "кажется",
-                "по-видимому",
-                "=видимо",
-                "скорее всего",
-                # "судя по всему", "судя по цвету": an inference from a clue.
-                "судя по",
-                "предположительно",
-                "может быть",
-                "по всей видимости",
-                "вроде бы",
-                "=должно =быть",
-            ],
-            hedging_patterns=[
-                # "Похоже, ..." / "похоже, что": a parenthetical; "похоже на" compares.
-                r"\bпохоже(,| что\b)",
-                # по-видимому written without its hyphen.
-                r"\bпо видимому\b",
-            ],
-            usage_guess=[
-                "можно использовать для",
-                "используется для",
-                "служит для",
-                "предназначен для",
-                "применяется для",
-                "подходит для",
-                "подойдёт для",
-                "годится для",
-                "пригоден для",
-                "пригодится",
-                "сгодится",
-            ],
-            usage_patterns=[
-                r"\bможно (было бы |бы )?(использовать|применять|применить) (для|в качестве|как)\b",
-                r"\b(использу\w+|применя\w+) (для|в качестве)\b",
-                r"\bпредназнач\w* для\b",
-                # "на ней можно играть", "в нём можно хранить": what one can do with the object
-                # (seeing it is a viewing phrase, not a use).
-                r"\b((на|в|с|из|под) )?(ним|нем|ней|них|им|ей|ею|ими) можно"
-                r" (?!(у|раз)?видеть|заметить|различить|разглядеть)\w+(ть|ти|чь)\b",
-                # "удобно есть кашу", "удобен для поездок": convenience is a guess at a use.
-                r"\bудобн(о|а|ы|ен) (для|\w+(ть|ться|ти|чь))\b",
-            ],
-            allowed=_RU_ARTWORK_DEPICTIONS,
-            opening_ignore=_RU_NUMERALS,
-        ),
-        "en": LanguageRules(
-            viewing_phrases=[
-                *_EN_PICTURE_PHRASES,
-                "we can see",
-                "we see",
-                "can be seen",
-                "is depicted",
-                "are depicted",
-                "is shown",
-                "are shown",
-                "is pictured",
-                "are pictured",
-                "pictured is",
-                "pictured are",
-                "pictured here",
-            ],
-            hedging=[
-                "probably",
-                "perhaps",
-                "maybe",
-                "seems",
-                "seemed",
-                "seemingly",
-                "appears to",
-                "appeared to",
-                "apparently",
-                "likely",
-                "possibly",
-                "presumably",
-                "might be",
-                "may be",
-                "could be",
-                "it looks like",
-                "unlikely",
-                "supposedly",
-                "must be",
-                "must have been",
-                "i think",
-                "i believe",
-                "i guess",
-                "i suppose",
-                "some kind of",
-                "some sort of",
-            ],
-            usage_guess=[
-                "can be used for",
-                "could be used for",
-                "is used for",
-                "might be used",
-                "is intended for",
-                "is meant for",
-                "is suitable for",
-                "is designed for",
-                "are designed for",
-            ],
-            usage_patterns=[
-                r"\b(can|could|may|might) (also |possibly )?be used (for|to|as|in)\b",
-                r"\b(is|are) (often |usually |typically )?used (for|as)\b",
-                # The passive "is used to roll out dough"; "he used to live" is a habit.
-                r"\b(is|are|was|were|be|been|being) (often |usually |typically |mainly )?used to\b",
-                r"\b(can|could|may|might|would|will) (also )?serve (as|to|for)\b",
-                r"\bserves? to\b",
-                r"\b(would|will|could|might) (be|make) (a |an )?(perfect|ideal|great|good|useful"
-                r"|handy|suitable|nice)\b",
-                r"\b(perfect|ideal|useful|handy|suitable) (for|to)\b",
-            ],
-            # "in the image of" is the idiom "in the likeness of", not a viewing phrase.
-            allowed=["in the image of"],
-            opening_ignore=_EN_OPENING_IGNORE,
-        ),
-    }
 )
 
 

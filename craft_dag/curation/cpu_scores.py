@@ -17,7 +17,7 @@ from craft_dag.curation.metrics import (
     decode_normalised,
     measure,
 )
-from craft_dag.curation.near_duplicates import dhash, phash
+from craft_dag.curation.perceptual_hash import dhash, phash
 from craft_dag.imaging.decode import DEFAULT_MAX_PIXELS
 
 

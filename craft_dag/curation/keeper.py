@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -337,3 +338,41 @@ def crop_screen(small: np.ndarray, large: np.ndarray) -> tuple[float, ...] | Non
     if (1.0 - forward) > COARSE_RATIO * (1.0 - backward) + 1e-6:
         return None
     return tuple(f for f in CROP_FRACTIONS if abs(f - fraction) <= COARSE_STEP + 1e-9)
+
+
+# The plain choice by one quality value per member (moved here from near_duplicates.py, which
+# re-exports it): what a caller with a single score, not keep_best's facts, uses.
+def choose_keepers(groups: list[list[int]], quality: Sequence[Any]) -> dict[int, int]:
+    """For every member that is not kept: the index of the member of its group that is.
+
+    Each group keeps its highest-quality member (ties: the lower index). ``quality`` holds
+    floats or tuples compared element by element (``keep_best`` ranks by a tuple of
+    preferences). A NaN float counts as the lowest, so an image whose score could not be
+    computed is never kept over one whose score could.
+    """
+    replaced: dict[int, int] = {}
+    seen: set[int] = set()
+    for group in groups:
+        for index in group:
+            if index in seen:
+                raise ValueError(f"index {index} is in more than one group")
+            if not 0 <= index < len(quality):
+                raise IndexError(f"index {index} has no quality score")
+            seen.add(index)
+        if not group:
+            continue
+        ordered = sorted(group)
+        best = ordered[0]
+        for index in ordered[1:]:
+            if _score(quality[index]) > _score(quality[best]):
+                best = index
+        for index in group:
+            if index != best:
+                replaced[index] = best
+    return replaced
+
+
+def _score(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return value
+    return -math.inf if math.isnan(value) else float(value)

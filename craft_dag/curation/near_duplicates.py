@@ -1,9 +1,10 @@
-"""Perceptual hashes and a near-duplicate search that stays feasible at a million images.
+"""A near-duplicate search over perceptual hashes that stays feasible at a million images.
 
 The same photo turns up many times in a web collection: resized, recompressed, lightly
 cropped. Two perceptual hashes (``dhash``: brightness gradients; ``phash``: low DCT
-frequencies) map such copies to 64-bit values a few bits apart, and ``group_near_duplicates``
-puts every set of copies in one group, so that ``choose_keepers`` can keep the best of each.
+frequencies, both in ``perceptual_hash`` and re-exported here) map such copies to 64-bit
+values a few bits apart, and ``group_near_duplicates`` puts every set of copies in one group,
+so that ``keeper`` can keep the best of each (``choose_keepers``, re-exported here).
 
 Search structure: multi-index hashing (Norouzi et al., "Fast search in Hamming space with
 multi-index hashing", CVPR 2012). The 64 bits are cut into ``m`` chunks; if two hashes are
@@ -36,15 +37,15 @@ import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
-from PIL import Image
-from scipy import fft
 from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 
-from craft_dag.imaging.greyscale import to_greyscale
+from craft_dag.curation.keeper import choose_keepers as choose_keepers
+from craft_dag.curation.perceptual_hash import dhash as dhash
+from craft_dag.curation.perceptual_hash import hamming as hamming
+from craft_dag.curation.perceptual_hash import phash as phash
 
 HASH_BITS = 64
 _HASH_LIMIT = 1 << HASH_BITS
@@ -72,53 +73,6 @@ _MAX_DIRECT_WIDTH = 24  # 64 MiB of offsets; the 32-bit chunks of radius 0-1 alw
 _JOIN_DIRECT_WIDTH = 22
 # The join hands its edges to the components step in batches no larger than this.
 _EDGE_BATCH = 1 << 22
-
-
-def hamming(a: int, b: int) -> int:
-    """The number of bits in which ``a`` and ``b`` differ."""
-    return (a ^ b).bit_count()
-
-
-def dhash(image: Image.Image, size: int = 8) -> int:
-    """Difference hash: ``size * size`` bits, one per horizontal neighbour pair (right > left).
-
-    The greyscale image is shrunk to ``size + 1`` by ``size`` pixels; bit order is row-major,
-    the first pair in the most significant bit.
-    """
-    if size < 2:
-        raise ValueError(f"size must be at least 2, not {size}")
-    pixels = _shrunk(image, (size + 1, size))
-    return _bits_to_int(pixels[:, 1:] > pixels[:, :-1])
-
-
-def phash(image: Image.Image) -> int:
-    """DCT hash: 64 bits, one per low frequency above the median (Zauner's pHash).
-
-    The greyscale image is shrunk to 32x32, transformed (DCT-II), and the top-left 8x8
-    coefficients compared with the median of the 63 that are not the DC term. The DC term is
-    the mean brightness, not structure: it stays out of the median and its bit (the most
-    significant) is always 0.
-    """
-    pixels = _shrunk(image, (32, 32))
-    low = fft.dctn(pixels, type=2, norm="ortho")[:8, :8]
-    # The margin: a flat image (all AC terms zero up to rounding) hashes to 0, not to noise.
-    bits = low > np.median(low.ravel()[1:]) + 1e-6
-    bits[0, 0] = False
-    return _bits_to_int(bits)
-
-
-def _shrunk(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
-    grey = to_greyscale(image)
-    # reducing_gap: a cheap box reduction first, so a 4000 px photo does not cost a full
-    # Lanczos pass over every pixel for 64 output pixels.
-    small = grey.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
-    return np.asarray(small, dtype=np.float64)
-
-
-def _bits_to_int(bits: np.ndarray) -> int:
-    flat = bits.ravel()
-    packed = int.from_bytes(np.packbits(flat).tobytes(), "big")
-    return packed >> (-flat.size % 8)  # packbits pads the last byte with zeros on the right
 
 
 # --- multi-index tables --------------------------------------------------------------------
@@ -421,42 +375,3 @@ def _graph(rows: np.ndarray, cols: np.ndarray, n: int) -> coo_array:
     # bool weights: repeated edges are summed when scipy converts the matrix, and an integer
     # sum could wrap round to an explicit zero.
     return coo_array((np.ones(len(rows), dtype=bool), (rows, cols)), shape=(n, n))
-
-
-# --- choosing ------------------------------------------------------------------------------
-
-
-def choose_keepers(groups: list[list[int]], quality: Sequence[Any]) -> dict[int, int]:
-    """For every member that is not kept: the index of the member of its group that is.
-
-    Each group keeps its highest-quality member (ties: the lower index). ``quality`` holds
-    floats or tuples compared element by element (``keeper.keep_best`` ranks by a tuple of
-    preferences). A NaN float counts as the lowest, so an image whose score could not be
-    computed is never kept over one whose score could.
-    """
-    replaced: dict[int, int] = {}
-    seen: set[int] = set()
-    for group in groups:
-        for index in group:
-            if index in seen:
-                raise ValueError(f"index {index} is in more than one group")
-            if not 0 <= index < len(quality):
-                raise IndexError(f"index {index} has no quality score")
-            seen.add(index)
-        if not group:
-            continue
-        ordered = sorted(group)
-        best = ordered[0]
-        for index in ordered[1:]:
-            if _score(quality[index]) > _score(quality[best]):
-                best = index
-        for index in group:
-            if index != best:
-                replaced[index] = best
-    return replaced
-
-
-def _score(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return value
-    return -math.inf if math.isnan(value) else float(value)

@@ -3,7 +3,9 @@
 The CRAFT paper drops images with overlaid text and watermarks: a text-to-image model trained
 on them learns to draw captions and stock-photo marks. Two reasons come out of this module:
 ``text`` (legible text in the image) and ``watermark`` (text tiled over the image, or stock
-agency vocabulary), told apart by ``watermark_suspected``.
+agency vocabulary), told apart by ``watermark_suspected``. What a reading found
+(``TextFindings``) and that test live in ``text_findings``, where the language data is in
+``tessdata``; this module is the detector, and re-exports their public names.
 
 How an image is read, at a bounded cost of at most ``7 + len(fallback_angles)`` OCR passes
 and two layout passes:
@@ -35,15 +37,10 @@ top-hat pass). Its wheels bundle libtesseract, so only the language data must be
 
 from __future__ import annotations
 
-import math
 import os
-import re
 import threading
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Protocol
+from dataclasses import replace
 
 import numpy as np
 from PIL import Image
@@ -53,76 +50,22 @@ from craft_dag.curation.ocr_languages import (  # re-exported from their first h
     TESSERACT_LANGUAGES as TESSERACT_LANGUAGES,
 )
 from craft_dag.curation.ocr_languages import tesseract_languages as tesseract_languages
+from craft_dag.curation.tessdata import find_tessdata
+from craft_dag.curation.text_findings import (
+    NO_TEXT,
+    WORD_CHARACTERS,
+    TextFindings,
+)
+from craft_dag.curation.text_findings import (  # re-exported: their first home was here
+    WATERMARK_VOCABULARY as WATERMARK_VOCABULARY,
+)
+from craft_dag.curation.text_findings import TextDetector as TextDetector
+from craft_dag.curation.text_findings import (
+    TextDetectorUnavailable as TextDetectorUnavailable,
+)
+from craft_dag.curation.text_findings import watermark_suspected as watermark_suspected
 from craft_dag.imaging.decode import ImageRejected
 
-
-@dataclass(frozen=True)
-class TextFindings:
-    """What OCR found in one image."""
-
-    words: int  # accepted words (confidence >= min_confidence, two letters or digits at least)
-    text_area: float  # share of the image area covered by the accepted words' boxes, 0..1
-    mean_confidence: float  # of the accepted words, 0..100; 0.0 when there are none
-    text: str  # the accepted words, space-separated, first 200 characters
-    angle: float = 0.0  # the deskew angle (degrees) the words were read at; 0.0: upright
-    corner: bool = False  # every word lies in one corner band (a photographer's or agency mark)
-    corner_line: bool = False  # layout finds a line of text in a corner band that OCR cannot read
-
-
-NO_TEXT = TextFindings(words=0, text_area=0.0, mean_confidence=0.0, text="")
-
-
-class TextDetector(Protocol):
-    """Finds text in an image."""
-
-    def detect(self, image: Image.Image) -> TextFindings:
-        """What text ``image`` shows; raise ImageRejected if it cannot be read."""
-        ...
-
-
-class TextDetectorUnavailable(RuntimeError):
-    """The OCR engine or a language's data is missing; the message says how to install it."""
-
-
-# Where distributions put traineddata files (Debian/Ubuntu's tesseract-ocr-* packages for
-# Tesseract 5 and 4, Fedora, Homebrew, source builds). TESSDATA_PREFIX, when set, comes first.
-_TESSDATA_DIRS: tuple[str, ...] = (
-    "/usr/share/tesseract-ocr/5/tessdata",
-    "/usr/share/tesseract-ocr/4.00/tessdata",
-    "/usr/share/tessdata",
-    "/usr/local/share/tessdata",
-    "/opt/homebrew/share/tessdata",
-)
-
-
-def find_tessdata(languages: Sequence[str], tessdata: str | os.PathLike[str] | None = None) -> Path:
-    """The first tessdata folder holding every one of ``languages``' traineddata files.
-
-    Raises TextDetectorUnavailable naming the missing languages and how to install them.
-    """
-    if tessdata is not None:
-        candidates = [Path(tessdata)]
-    else:
-        prefix = os.environ.get("TESSDATA_PREFIX")
-        candidates = [Path(p) for p in ([prefix] if prefix else []) + list(_TESSDATA_DIRS)]
-    best: tuple[Path, list[str]] | None = None
-    for folder in candidates:
-        missing = [lang for lang in languages if not (folder / f"{lang}.traineddata").is_file()]
-        if not missing:
-            return folder
-        if folder.is_dir() and (best is None or len(missing) < len(best[1])):
-            best = (folder, missing)
-    missing = best[1] if best else list(languages)
-    where = f"in {best[0]}" if best else f"in any of {', '.join(str(c) for c in candidates)}"
-    packages = " ".join(f"tesseract-ocr-{lang.replace('_', '-').lower()}" for lang in missing)
-    raise TextDetectorUnavailable(
-        f"Tesseract language data for {', '.join(missing)} not found {where}: install it "
-        f"(Debian/Ubuntu: apt-get install {packages}; or put <lang>.traineddata from "
-        "github.com/tesseract-ocr/tessdata_fast in a folder named by TESSDATA_PREFIX)"
-    )
-
-
-_WORD_CHARACTERS = re.compile(r"\w", re.UNICODE)
 _MAX_TEXT = 200
 
 
@@ -379,7 +322,7 @@ class TesseractTextDetector:
                 continue  # tesserocr raises for a word box with no text; nothing to count
             confidence = word.Confidence(level)
             text = text.strip()
-            characters = len(_WORD_CHARACTERS.findall(text))
+            characters = len(WORD_CHARACTERS.findall(text))
             if confidence < self.min_confidence or characters < min_characters:
                 continue
             box = word.BoundingBox(level)
@@ -435,60 +378,3 @@ def white_tophat(grey: Image.Image, size: int = 9) -> Image.Image:
     high = float(np.percentile(tophat, 99.5)) or 1.0
     stretched = np.clip(tophat * (255.0 / high), 0, 255).astype(np.uint8)
     return Image.fromarray(255 - stretched, "L")
-
-
-# Stock agencies and marks whose name in an image is a watermark, not scene text. Matched
-# after folding Cyrillic look-alikes to Latin: with rus+eng loaded, Tesseract often reads
-# "STOCKPHOTO" as "ЅТОСКРНОТО" or "ЗТОСКРНОТО".
-WATERMARK_VOCABULARY: tuple[str, ...] = (
-    "©",
-    "stock",
-    "shutterstock",
-    "depositphotos",
-    "alamy",
-    "getty",
-    "dreamstime",
-    "123rf",
-    "istock",
-    "fotolia",
-    "bigstock",
-    "watermark",
-)
-_HOMOGLYPHS = str.maketrans(
-    "АВЕЅЗКМНОРСТХУаеорсхукмтнвз",
-    "ABES3KMHOPCTXYaeopcxykmthb3",
-)
-_FOLDED_VOCABULARY = tuple(word.translate(_HOMOGLYPHS) for word in WATERMARK_VOCABULARY)
-
-
-def watermark_suspected(
-    findings: TextFindings, *, min_repeats: int = 3, min_share: float = 1 / 3
-) -> bool:
-    """Whether the text found looks like a watermark rather than text in the scene.
-
-    A watermark is either stock vocabulary (``WATERMARK_VOCABULARY``: "©", "shutterstock",
-    "alamy", ...) or short text repeated over the image: some four-letter sequence occurs in
-    at least ``min_repeats`` of the words and in at least ``min_share`` of them (OCR rarely
-    reads a tiled word the same way twice, but its pieces repeat). The share keeps ordinary
-    text out: in a page of prose "tion" or "ного" recurs, but in few of its many words.
-    """
-    if findings.corner_line:
-        return True  # a line of text in a corner that OCR could not read: a mark, not a scene
-    if not findings.words or not findings.text:
-        return False
-    if findings.corner and len(_WORD_CHARACTERS.findall(findings.text)) >= 4:
-        # Text alone in a corner band: an agency's or owner's mark. Four letters or digits at
-        # least ("2019", "АГЕНТ"): the top-hat pass reads the odd two-letter word in a texture.
-        return True
-    folded = findings.text.translate(_HOMOGLYPHS).casefold()
-    if any(word in folded for word in _FOLDED_VOCABULARY if word != "©") or "©" in findings.text:
-        return True
-    words = [re.sub(r"\W", "", word) for word in folded.split()]
-    words = [word for word in words if len(word) >= 4]
-    if len(words) < min_repeats:
-        return False
-    grams: Counter[str] = Counter()
-    for word in words:
-        grams.update({word[i : i + 4] for i in range(len(word) - 3)})
-    _, count = grams.most_common(1)[0]
-    return count >= min_repeats and count >= math.ceil(min_share * len(words))

@@ -175,12 +175,12 @@ def test_a_corner_mark_the_whole_image_pass_reads_is_still_a_watermark() -> None
 
 
 def test_a_corner_mark_ocr_cannot_read_is_found_by_the_layout(detector) -> None:
-    from craft_dag.curation.calibration import _corner_logo
+    from craft_dag.curation.calibration_painters import corner_logo
 
     # Light text on a translucent box over the rocket's lit scaffolding: Tesseract reads no
     # word of it, in the whole image or the bands, but its layout analysis finds the line.
     params = {"corner": "bl", "font": "dejavu_sans_bold", "opacity": 0.6}
-    image = _corner_logo(_skimage_photo("rocket"), params | {"text": "fotostock.example"})
+    image = corner_logo(_skimage_photo("rocket"), params | {"text": "fotostock.example"})
     found = detector.detect(image)
     assert found.words == 0 and found.corner_line and watermark_suspected(found), found
     with TesseractTextDetector(tesseract_languages("ru"), corner_lines=False) as reading_only:
