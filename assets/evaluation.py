@@ -31,37 +31,25 @@ from dagster import (
 )
 from pydantic import Field
 
-from craft_dag import markdown
 from craft_dag.assets.metadata import column_schema
 from craft_dag.assets.training import checkpoint as checkpoint_asset
 from craft_dag.evaluation.generate import (
-    BASE,
     GENERATIONS,
-    LANGUAGES,
     RUN_FILE,
-    TUNED,
     Checkpoint,
     GenerationSpec,
     generate_models,
     list_checkpoints,
     missing_generations,
+    prompt_limit,
     read_checkpoint,
     select_prompts,
 )
 from craft_dag.evaluation.sbs_io import sbs_report as build_sbs_report
 from craft_dag.evaluation.sbs_io import vote_files, votes_fingerprint, write_sbs_kits
-from craft_dag.evaluation.scores import (
-    ALL,
-    COMPARISON,
-    METRICS,
-    SCORES,
-    compare,
-    comparison_table,
-    pack_entity_texts,
-    score_generations,
-    scores_table,
-)
-from craft_dag.imaging.contact_sheet import contact_sheet, png_markdown
+from craft_dag.evaluation.scores import score_and_compare
+from craft_dag.evaluation.summary import grid_sheets, scores_markdown
+from craft_dag.imaging.contact_sheet import png_markdown
 from craft_dag.resources import CulturePackResource, StorageResource
 from craft_dag.resources.curation import CurationScorersResource
 from craft_dag.storage import Storage, StorageError
@@ -119,52 +107,21 @@ def _find_checkpoint(
 
 
 def _grids(rows: list[dict], store: Storage, columns: int) -> dict[str, MetadataValue]:
-    """Per category (a few), a sheet: a base row and a tuned row per prompt."""
-    by_category: dict[str, dict[str, list[dict]]] = {}
-    for row in rows:
-        by_category.setdefault(row["category"], {}).setdefault(row["prompt_id"], []).append(row)
-    out = {}
-    for category in list(by_category)[:GRID_CATEGORIES]:
-        images, labels = [], []
-        for prompt_id in list(by_category[category])[:GRID_PROMPTS]:
-            for model in (BASE, TUNED):
-                chosen = sorted(
-                    (r for r in by_category[category][prompt_id] if r["model"] == model),
-                    key=lambda r: (LANGUAGES.index(r["language"]), r["seed"]),
-                )
-                for r in chosen:
-                    images.append(store.get_blob(r["sha256"]))
-                    labels.append(f"{model} {SHORT[r['language']]} s{r['seed']}")
-        sheet = contact_sheet(images, labels, columns=columns, thumb=96)
-        out[f"grid_{category}"] = MetadataValue.md(
-            "Rows: base, tuned per prompt; columns: source then English, by seed.\n\n"
-            + png_markdown(sheet, category)
-        )
-    return out
+    """Per category (a few), its contact sheet under ``grid_<category>``."""
+    sheets = grid_sheets(rows, store.get_blob, columns)
+    return {f"grid_{category}": MetadataValue.md(sheet) for category, sheet in sheets.items()}
 
 
-def _scores_markdown(comparison: list[dict]) -> str:
-    by_category: dict[str, dict[str, dict]] = {}
-    for r in comparison:
-        if r["language"] == ALL:
-            by_category.setdefault(r["category"], {})[r["metric"]] = r
-
-    def fmt(r: dict | None) -> str:
-        if not r or not r["prompts"]:
-            return "n/a"
-        return (f"{r['base_mean']:.3f} → {r['tuned_mean']:.3f}: {r['difference']:+.3f} "
-                f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]")  # fmt: skip
-
-    categories = [*sorted(c for c in by_category if c != ALL), ALL]
-    rows = [
-        [c, max(r["prompts"] for r in by_category[c].values()),
-         *(fmt(by_category[c].get(m)) for m in METRICS)]
-        for c in categories if c in by_category
-    ]  # fmt: skip
-    return (
-        "Tuned minus base per prompt (source and English averaged), mean and 95% bootstrap "
-        "interval over prompts.\n\n"
-        + markdown.table(["category", "prompts", *METRICS], rows, right=["prompts"])
+def _generation_spec(config: EvaluationConfig, profile: str) -> GenerationSpec:
+    """The run's generation settings: the profile's, with what the run config sets."""
+    return GenerationSpec.for_profile(
+        profile,
+        images_per_prompt=config.images_per_prompt,
+        steps=config.steps,
+        guidance_scale=config.guidance_scale,
+        width=config.width,
+        height=config.height,
+        seed=config.seed or None,
     )
 
 
@@ -191,20 +148,10 @@ def evaluation(
     loaded = pack.load()
     found, how = _find_checkpoint(context, store, config.checkpoint_run_id)
     context.log.info(f"evaluating checkpoint {found.run_id} (found by {how})")
-    profile = scorers.profile
-    limit = config.max_prompts if config.max_prompts >= 0 else (8 if profile == "tiny" else 0)
-    prompts = select_prompts(loaded.prompts, limit)
+    prompts = select_prompts(loaded.prompts, prompt_limit(config.max_prompts, scorers.profile))
     if not prompts:
         raise Failure(description=f"pack {loaded.id!r} has no evaluation prompts")
-    spec = GenerationSpec.for_profile(
-        profile,
-        images_per_prompt=config.images_per_prompt,
-        steps=config.steps,
-        guidance_scale=config.guidance_scale,
-        width=config.width,
-        height=config.height,
-        seed=config.seed or None,
-    )
+    spec = _generation_spec(config, scorers.profile)
     rows, per_image = generate_models(
         store, prompts, spec, found, base_model=config.base_model, device=config.device,
         log=context.log.info,
@@ -213,14 +160,10 @@ def evaluation(
     built = scorers.scorers(loaded.meta.source_language, warn=context.log.warning)
     if built.relevance is None:
         raise Failure(description="the scorers resource has relevance off: nothing to score")
-    entities = pack_entity_texts(e for group in loaded.entities.values() for e in group)
-    scores = score_generations(built.relevance, rows, store.get_blob, entities)
-    scores_ref = store.write_table(SCORES, None, scores_table(scores))
-    comparison = compare(
-        scores, base=BASE, tuned=TUNED, resamples=config.bootstrap_resamples, seed=config.seed
-    )
-    comparison_ref = store.write_table(COMPARISON, None, comparison_table(comparison))
-    generations_uri = store.uri_of(store.table_path(GENERATIONS))
+    scored = score_and_compare(
+        store, built.relevance, rows, loaded.entities, resamples=config.bootstrap_resamples,
+        seed=config.seed,
+    )  # fmt: skip
     return MaterializeResult(
         metadata={
             "dagster/row_count": len(rows),
@@ -232,12 +175,12 @@ def evaluation(
             "images": len(rows),
             "seconds_per_image": round(per_image, 3),
             "generation": MetadataValue.json(spec.params()),
-            "scorer": getattr(built.relevance, "model_id", type(built.relevance).__name__),
-            "scores": MetadataValue.md(_scores_markdown(comparison)),
-            "generations_table": MetadataValue.path(generations_uri),
-            "scores_table": MetadataValue.path(scores_ref.uri),
-            "comparison_table": MetadataValue.path(comparison_ref.uri),
-            "scores_schema": column_schema(scores_table(scores).schema),
+            "scorer": scored.scorer,
+            "scores": MetadataValue.md(scores_markdown(scored.comparison)),
+            "generations_table": MetadataValue.path(store.uri_of(store.table_path(GENERATIONS))),
+            "scores_table": MetadataValue.path(scored.scores_uri),
+            "comparison_table": MetadataValue.path(scored.comparison_uri),
+            "scores_schema": column_schema(scored.scores_schema),
             **_grids(rows, store, columns=2 * spec.images_per_prompt),
         }
     )

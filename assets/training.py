@@ -5,7 +5,6 @@ Resources: ``storage`` (StorageResource), ``pack`` (CulturePackResource) and, fo
 ``checkpoint``, ``training_launcher`` (``craft_dag.resources.training.TrainingLauncherResource``).
 """
 
-import json
 import shlex
 from pathlib import Path
 
@@ -41,25 +40,16 @@ from craft_dag.training.dataset import (
     load_shards,
     shard_category,
     shard_params,
-    summarise_dataset,
     write_manifest,
 )
-from craft_dag.training.pipes import (
-    CHECKPOINTS,
-    FINAL,
-    MODEL_CARD,
-    copy_final,
-    model_card_markdown,
-    read_metrics,
-    read_report,
-    summarise,
-)
+from craft_dag.training.pipes import CHECKPOINTS, FINAL, MODEL_CARD, copy_final
 from craft_dag.training.sampling import (
     DEFAULT_MAX_REPEATS,
     DEFAULT_TARGET_PER_ENTITY,
     MODES,
     PAPER_REPEATS,
 )
+from craft_dag.training.trainer_handoff import checkpoint_card, write_validation_prompts
 
 GROUP = "training"
 
@@ -250,20 +240,6 @@ class CheckpointConfig(Config):
     )
 
 
-def _validation_prompts(pack: CulturePackResource, limit: int) -> list[str]:
-    """One English prompt per category in turn, so a few prompts cover different categories."""
-    by_category: dict[str, list[str]] = {}
-    for p in pack.load().prompts:
-        by_category.setdefault(p.category, []).append(p.english)
-    chosen: list[str] = []
-    queues = list(by_category.values())
-    while len(chosen) < limit and any(queues):
-        for queue in queues:
-            if queue and len(chosen) < limit:
-                chosen.append(queue.pop(0))
-    return chosen
-
-
 @asset(
     deps=[training_dataset],
     group_name=GROUP,
@@ -287,9 +263,7 @@ def checkpoint(
     dataset = store.read_table(TRAINING_DATASET)
     run_dir = Path(training_launcher.output_root).resolve() / run_id
     output = run_dir / "output"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    prompts = run_dir / "prompts.json"  # the trainer's --prompts: a JSON list of strings
-    prompts.write_text(json.dumps(_validation_prompts(pack, config.validation_prompts)))
+    prompts = write_validation_prompts(run_dir, pack.load().prompts, config.validation_prompts)
     command = training_launcher.command(
         dataset=store.uri_of(store.table_path(TRAINING_DATASET)),
         storage=storage.base_uri,
@@ -301,29 +275,19 @@ def checkpoint(
     reported = training_launcher.run(context, command).get_materialize_result()
 
     uri, files = copy_final(store, output / FINAL, run_id)
-    summary = summarise(read_metrics(output))
-    data = summarise_dataset(dataset)
-    card = model_card_markdown(
-        report=read_report(output),
-        summary=summary,
-        dataset=data,
-        licences=data["licences"],
-        categories=data["category_ids"],
-        checkpoint_uri=uri,
-        culture=pack.load().meta.name,
-    )
+    made = checkpoint_card(output, dataset, checkpoint_uri=uri, culture=pack.load().meta.name)
     # Written last: its presence marks a complete copy of the weights.
-    card_uri = store.write_file((CHECKPOINTS, run_id, MODEL_CARD), card.encode())
+    card_uri = store.write_file((CHECKPOINTS, run_id, MODEL_CARD), made.card.encode())
     return MaterializeResult(
         metadata={
             # The trainer's own report wins; the parent's reading of metrics.jsonl fills in
             # when it reported nothing (launched without the Pipes reporter, or it crashed late).
-            **summary,
+            **made.summary,
             **(reported.metadata or {}),
             "checkpoint": MetadataValue.path(uri),
             "files": MetadataValue.json(files),
             "model_card_file": MetadataValue.path(card_uri),
-            "model_card": MetadataValue.md(card),
+            "model_card": MetadataValue.md(made.card),
         }
     )
 

@@ -93,7 +93,6 @@ def test_no_module_over_450_lines() -> None:
     assert REPORT.long_modules == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: translated_captions, checkpoint, image_scores")
 def test_no_asset_body_over_40_lines() -> None:
     assert REPORT.long_assets == []
 

@@ -45,6 +45,7 @@ from craft_dag.evaluation.generation_spec import (
     TUNED,
     Generated,
     GenerationSpec,
+    prompt_limit,
     prompt_text,
     select_prompts,
 )
@@ -81,6 +82,7 @@ __all__ = [
     "load_checkpoint_unet",
     "local_checkpoint",
     "missing_generations",
+    "prompt_limit",
     "prompt_text",
     "read_checkpoint",
     "sampler_name",

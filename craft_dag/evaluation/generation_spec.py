@@ -14,6 +14,8 @@ LANGUAGES = (SOURCE, ENGLISH)
 BASE = "base"
 """The model name of the base model's generations; a checkpoint's is ``TUNED`` by default."""
 TUNED = "tuned"
+TINY_PROMPTS = 8
+"""The tiny profile's prompts per run: enough to exercise every step quickly."""
 
 
 @dataclass(frozen=True)
@@ -85,3 +87,11 @@ def select_prompts(prompts: Sequence[EvalPrompt], limit: int) -> list[EvalPrompt
             if queue and len(chosen) < limit:
                 chosen.append(queue.pop(0))
     return chosen
+
+
+def prompt_limit(max_prompts: int, profile: str) -> int:
+    """The ``limit`` of ``select_prompts``: ``max_prompts`` when set (0: all); -1: the
+    profile's default (``TINY_PROMPTS`` for tiny, all for full)."""
+    if max_prompts >= 0:
+        return max_prompts
+    return TINY_PROMPTS if profile == "tiny" else 0

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,10 +32,11 @@ from PIL import Image
 
 from craft_dag.catalog.models import Entity
 from craft_dag.curation.score_category import entity_texts
-from craft_dag.evaluation.generate import LANGUAGES
+from craft_dag.evaluation.generate import BASE, LANGUAGES, TUNED
 from craft_dag.evaluation.stats import paired_difference, vendi_score
 from craft_dag.imaging.decode import open_image
 from craft_dag.models import to_rgb
+from craft_dag.storage import Storage
 
 SCORES = "evaluation_scores"
 COMPARISON = "evaluation_comparison"
@@ -223,3 +225,43 @@ def compare(
 
 def comparison_table(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(list(rows), schema=COMPARISON_SCHEMA)
+
+
+@dataclass(frozen=True)
+class ScoredRun:
+    """One evaluation run's scores and comparison, and where both tables were written."""
+
+    scores: list[dict[str, Any]]  # ``evaluation_scores`` rows: per (prompt, language, model)
+    comparison: list[dict[str, Any]]  # ``evaluation_comparison`` rows (see ``compare``)
+    scores_uri: str
+    comparison_uri: str
+    scores_schema: pa.Schema
+    scorer: str  # the relevance scorer's model id (its class name when it has none)
+
+
+def score_and_compare(
+    store: Storage,
+    relevance: Any,
+    rows: Sequence[Mapping[str, Any]],
+    entities: Mapping[str, Iterable[Entity]],
+    *,
+    resamples: int,
+    seed: int,
+) -> ScoredRun:
+    """Score the generations ``rows`` with ``relevance`` against the pack's ``entities`` (by
+    category), compare ``TUNED`` against ``BASE`` (``resamples`` bootstrap resamples, seeded),
+    and write both tables, ``SCORES`` and ``COMPARISON``, to ``store``."""
+    texts = pack_entity_texts(e for group in entities.values() for e in group)
+    scores = score_generations(relevance, rows, store.get_blob, texts)
+    table = scores_table(scores)
+    scores_ref = store.write_table(SCORES, None, table)
+    comparison = compare(scores, base=BASE, tuned=TUNED, resamples=resamples, seed=seed)
+    comparison_ref = store.write_table(COMPARISON, None, comparison_table(comparison))
+    return ScoredRun(
+        scores=scores,
+        comparison=comparison,
+        scores_uri=scores_ref.uri,
+        comparison_uri=comparison_ref.uri,
+        scores_schema=table.schema,
+        scorer=getattr(relevance, "model_id", type(relevance).__name__),
+    )

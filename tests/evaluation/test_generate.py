@@ -20,6 +20,7 @@ from craft_dag.evaluation.generate import (
     load_checkpoint_unet,
     local_checkpoint,
     missing_generations,
+    prompt_limit,
     read_checkpoint,
     sbs_pairs,
     select_prompts,
@@ -47,6 +48,16 @@ def test_select_prompts_takes_categories_in_turn() -> None:
     chosen = select_prompts(all_prompts, 4)
     assert len(chosen) == 4 and len({p.category for p in chosen}) == 4
     assert select_prompts(all_prompts, 0) == list(all_prompts)
+
+
+@pytest.mark.parametrize(
+    ("max_prompts", "profile", "expected"),
+    [(-1, "tiny", 8), (-1, "full", 0), (0, "tiny", 0), (3, "full", 3), (3, "tiny", 3)],
+)
+def test_prompt_limit_is_the_config_or_the_profile_default(
+    max_prompts: int, profile: str, expected: int
+) -> None:
+    assert prompt_limit(max_prompts, profile) == expected
 
 
 def test_generations_decode_and_repeat_exactly(tiny, prompts) -> None:

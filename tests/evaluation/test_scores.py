@@ -10,13 +10,17 @@ from craft_dag.catalog.pack import bundled_pack_path, load_pack
 from craft_dag.curation.relevance import tiny_relevance_scorer
 from craft_dag.evaluation.scores import (
     ALL,
+    COMPARISON,
+    SCORES,
     compare,
     comparison_table,
     image_embeddings,
     pack_entity_texts,
+    score_and_compare,
     score_generations,
     scores_table,
 )
+from craft_dag.storage import Storage
 
 
 def png(colour: tuple[int, int, int], noise: int = 0) -> bytes:
@@ -94,3 +98,23 @@ def test_image_embeddings_are_normalised(scorer) -> None:
     emb = image_embeddings(scorer, images)
     assert emb.shape[0] == 3
     assert (abs((emb**2).sum(axis=1) - 1) < 1e-6).all()
+
+
+def test_score_and_compare_writes_both_tables(tmp_path, scorer) -> None:
+    store = Storage(str(tmp_path))
+    pack = load_pack(bundled_pack_path("ru"))
+    rows, blobs = fake_rows([p for p in pack.prompts if p.entity][:2])
+    stored = {sha: store.put_blob(data) for sha, data in blobs.items()}
+    rows = [{**r, "sha256": stored[r["sha256"]]} for r in rows]
+    entities = pack_entity_texts(e for group in pack.entities.values() for e in group)
+
+    scored = score_and_compare(store, scorer, rows, pack.entities, resamples=50, seed=3)
+    assert scored.scores == score_generations(scorer, rows, store.get_blob, entities)
+    assert scored.comparison == compare(
+        scored.scores, base="base", tuned="tuned", resamples=50, seed=3
+    )
+    assert store.read_table(SCORES).to_pylist() == scores_table(scored.scores).to_pylist()
+    assert store.read_table(COMPARISON).num_rows == len(scored.comparison)
+    assert SCORES in scored.scores_uri and COMPARISON in scored.comparison_uri
+    assert scored.scores_schema == scores_table(scored.scores).schema
+    assert scored.scorer == getattr(scorer, "model_id", type(scorer).__name__)
