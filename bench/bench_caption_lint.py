@@ -26,16 +26,20 @@ from __future__ import annotations
 
 import argparse
 import re
-import shlex
-import statistics
 import sys
-import time
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.report import machine, publish, say
+from bench.harness import (
+    add_out_argument,
+    command_line,
+    machine,
+    measured,
+    median_seconds,
+    publish,
+    say,
+)
 from craft_dag.captioning.lint import RULE_IDS
 from craft_dag.captioning.lint_calibration import (
     LabelledCaption,
@@ -105,12 +109,7 @@ def _f1(c: RuleCounts) -> float:
 def _speed(linter: Linter, captions: Sequence[LabelledCaption], repeat: int) -> float:
     rows = lint_rows(captions)
     linter(rows)  # warm-up: lemma caches, razdel and pymorphy loading
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        linter(rows)
-        times.append(time.perf_counter() - start)
-    return len(rows) / statistics.median(times)
+    return len(rows) / median_seconds(lambda: linter(rows), repeat)
 
 
 def _row(name: str, craft: RuleCounts, base: RuleCounts) -> str:
@@ -150,11 +149,11 @@ def main(argv: list[str] | None = None) -> int:
         description="Precision and recall of the caption linter against a substring baseline.",
     )
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per linter (default 5)")
-    parser.add_argument("--out", type=Path, help="write the section into this Markdown file")
+    add_out_argument(parser)
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
-    command = shlex.join([".venv/bin/python", "-m", "bench.bench_caption_lint", *sys.argv[1:]])
+    command = command_line("bench.bench_caption_lint", argv)
 
     sets = {name: load_labelled(path) for name, path in SETS.items()}
     sets["both"] = [c for captions in list(sets.values()) for c in captions]
@@ -177,8 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         SECTION,
         "",
-        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {info['nproc']} CPUs "
-        f"({info['cpu']}), {info['system']}, Python {info['python']}.",
+        f"{measured(info)}, {info['system']}, Python {info['python']}.",
         "",
         "```",
         command,

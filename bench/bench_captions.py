@@ -25,41 +25,25 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import statistics
-import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
-from bench.report import machine, write_doc
+from bench.harness import (
+    Method,
+    add_core_argument,
+    add_out_argument,
+    command_line,
+    measured,
+    pin_to_one_core,
+    publish,
+    say,
+    spread_note,
+)
 
 SECTION = "## Captioning: batched generation"
-_ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
-
-
-def say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
-@dataclass
-class Method:
-    """One way of captioning the images: wall and CPU seconds of each timed run."""
-
-    name: str
-    runs: list[tuple[float, float]] = field(default_factory=list)
-    texts: list[str] = field(default_factory=list)
-
-    @property
-    def seconds(self) -> float:
-        return statistics.median(w for w, _ in self.runs)
-
-    @property
-    def cpu(self) -> float:
-        return statistics.median(c for _, c in self.runs)
 
 
 def sample_photos(count: int, seed: int):  # -> list[PIL.Image.Image]
@@ -131,22 +115,20 @@ def run(args: argparse.Namespace) -> dict:
     def one_at_a_time() -> list:
         return [captioner.caption([request], settings)[0] for request in requests]
 
-    methods = [Method("batched"), Method("one at a time")]
+    methods = [Method("batched", count=args.images), Method("one at a time", count=args.images)]
     functions = [batched, one_at_a_time]
+    texts: dict[str, list[str]] = {}
     # Warm-up: first-call costs (allocations, lazy imports), for a batch and for one image.
     captioner.caption(requests[: min(2, len(requests))], settings)
     captioner.caption(requests[:1], settings)
     for round_ in range(args.repeat):
         for method, function in zip(methods, functions, strict=True):
-            wall, cpu = time.perf_counter(), time.process_time()
-            results = function()
-            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-            method.runs.append((wall, cpu))
-            method.texts = [r.text for r in results]
+            results = method.time(function)
+            texts[method.name] = [r.text for r in results]
             if any(not r.ok for r in results):
                 raise SystemExit(f"{method.name}: a caption failed: {results}")
-            say(f"round {round_ + 1}: {method.name}: {wall:.2f} s")
-    same = sum(a == b for a, b in zip(methods[0].texts, methods[1].texts, strict=True))
+            say(f"round {round_ + 1}: {method.name}: {method.runs[-1][0]:.2f} s")
+    same = sum(a == b for a, b in zip(texts["batched"], texts["one at a time"], strict=True))
     return {
         "import_s": import_s,
         "build_s": build_s,
@@ -156,7 +138,7 @@ def run(args: argparse.Namespace) -> dict:
         "sizes": [photo.size for photo in photos],
         "same": same,
         "threads": torch.get_num_threads(),
-        "chars": statistics.mean(len(t) for t in methods[0].texts),
+        "chars": statistics.mean(len(t) for t in texts["batched"]),
     }
 
 
@@ -187,16 +169,13 @@ def section(command: str, args: argparse.Namespace, result: dict) -> str:
     methods = result["methods"]
     ratio = methods[1].seconds / methods[0].seconds
     sizes = result["sizes"]
-    runs = "; ".join(
-        f"{m.name}: " + ", ".join(f"{args.images / w:.1f}" for w, _ in m.runs) for m in methods
-    )
+    runs = "; ".join(f"{m.name}: {m.rates(1)}" for m in methods)
     versions = ", ".join(f"{p} {version(p)}" for p in ("torch", "transformers", "pillow"))
     return "\n".join(
         [
             SECTION,
             "",
-            f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {info['nproc']} CPUs "
-            f"({info['cpu']}), pinned to core {args.core}, torch with {result['threads']} "
+            f"{measured(info)}, pinned to core {args.core}, torch with {result['threads']} "
             f"thread(s); {info['system']}, "
             f"Python {info['python']}; {versions}.",
             "",
@@ -231,7 +210,7 @@ def section(command: str, args: argparse.Namespace, result: dict) -> str:
             f"- The two methods wrote the same caption for {result['same']} of {args.images} "
             f"images (greedy decoding; {result['chars']:.0f} characters on average, noise: the "
             "weights are random).",
-            f"- captions/s of every timed run: {runs}. {_noise_note(methods)}",
+            f"- captions/s of every timed run: {runs}. {spread_note(methods)}",
             "- The model is tiny, so what batching saves is mostly fixed cost per `generate` "
             "call and per decoding step (Python, the processor, the cache set-up), paid once "
             "per batch instead of once per image; with a real model on a GPU the gain comes "
@@ -245,17 +224,6 @@ def _span(values: list[int]) -> str:
     return f"{min(values)}" if min(values) == max(values) else f"{min(values)}-{max(values)}"
 
 
-def _noise_note(methods: list[Method]) -> str:
-    """Whether other work on the host disturbed the runs: their spread, slowest over fastest."""
-    spread = max(max(w for w, _ in m.runs) / min(w for w, _ in m.runs) - 1 for m in methods)
-    if spread > 0.25:
-        return (
-            f"Runs of one method differed by up to {spread:.0%}: the host was shared with other "
-            "work; the medians are the figures to compare."
-        )
-    return f"Runs of one method differed by at most {spread:.0%}."
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.bench_captions",
@@ -266,26 +234,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=8, help="images per generate (8)")
     parser.add_argument("--max-new-tokens", type=int, default=32, help="tokens per caption (32)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per method (3)")
-    parser.add_argument("--core", type=int, help="the core to pin to (default: the last one)")
+    add_core_argument(parser)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, help="write the results into this Markdown file")
+    add_out_argument(parser)
     args = parser.parse_args(argv)
     if min(args.images, args.batch_size, args.max_new_tokens, args.repeat) < 1:
         parser.error("--images, --batch-size, --max-new-tokens and --repeat must be at least 1")
-    command = shlex.join([".venv/bin/python", "-m", "bench.bench_captions", *sys.argv[1:]])
+    command = command_line("bench.bench_captions", argv)
     # One core, one thread: torch's OpenMP threads spin at every barrier, so on a shared
     # 2-core host a second process made runs of the same work differ by 10x. Pinned, the
     # figures are per core and repeatable, and the batched/one-at-a-time ratio is unaffected.
-    os.environ.update(_ONE_THREAD)  # before torch is imported
-    args.machine = machine()  # before pinning: it counts the usable cores
-    args.core = args.core if args.core is not None else max(os.sched_getaffinity(0))
-    os.sched_setaffinity(0, {args.core})
+    args.machine, args.core = pin_to_one_core(args.core)  # before torch is imported
     result = run(args)
-    print()
-    print(table(args, result))
-    if args.out:
-        write_doc(args.out, SECTION, section(command, args, result))
-        say(f"wrote {args.out}")
+    publish(section(command, args, result), args.out, SECTION)
     return 0
 
 

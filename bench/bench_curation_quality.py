@@ -30,10 +30,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import os
-import shlex
-import statistics
-import sys
 import tempfile
 import time
 from dataclasses import fields, replace
@@ -43,16 +39,19 @@ from pathlib import Path
 
 import pyarrow.csv as pacsv
 
-from bench.bench_scores import (
-    _ONE_THREAD,
-    DEFAULT_PEER_PYTHON,
+from bench.bench_scores import PEERS, craft_scores, decode_floor, run_peer
+from bench.harness import (
+    PEER_PYTHON,
     Method,
-    craft_scores,
-    decode_floor,
+    add_core_argument,
+    add_out_argument,
+    command_line,
+    median_seconds,
     peer_available,
-    run_peer,
+    pin_to_one_core,
+    publish,
+    say,
 )
-from bench.report import machine, publish, say
 
 SECTION = "## Curation: quality on the calibration corpus"
 FLOOR_TARGET = 1.5
@@ -90,15 +89,6 @@ def run_cli(root: Path, out: Path) -> tuple[dict[str, dict], str, float]:
     return rows, err.getvalue() + std.getvalue(), seconds
 
 
-def _median_seconds(fn, repeat: int) -> float:
-    runs = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - started)
-    return statistics.median(runs)
-
-
 def costs(corpus, repeat: int) -> dict:
     """Seconds per image of the floor, cpu_scores, the cheap path and each default detector."""
     from craft_dag.catalog.pack import bundled_pack_path, load_pack
@@ -120,9 +110,9 @@ def costs(corpus, repeat: int) -> dict:
     craft_scores(datas[:8])
     out = {
         "images": n,
-        "floor": _median_seconds(lambda: decode_floor(datas), repeat) / n,
-        "cpu_scores": _median_seconds(lambda: craft_scores(datas), repeat) / n,
-        "cheap": _median_seconds(lambda: score_images(items, thresholds, Scorers()), repeat) / n,
+        "floor": median_seconds(lambda: decode_floor(datas), repeat) / n,
+        "cpu_scores": median_seconds(lambda: craft_scores(datas), repeat) / n,
+        "cheap": median_seconds(lambda: score_images(items, thresholds, Scorers()), repeat) / n,
         "detectors": {},
     }
     default = text_detector_for(pack.meta.source_language, "auto", warn=print_warning)
@@ -132,7 +122,7 @@ def costs(corpus, repeat: int) -> dict:
             continue
         alone = replace(default, **{o: None for o in costly if o != name})
         result: list = []
-        seconds = _median_seconds(
+        seconds = median_seconds(
             lambda alone=alone, result=result: result.append(
                 score_images(items, thresholds, alone)
             ),
@@ -158,7 +148,7 @@ def _flat_name(path: str) -> str:
 
 def run_peers(corpus, work: Path, python: Path) -> dict[str, dict[str, set[str]] | str]:
     """path -> reasons for cleanvision and imagededup (or why a peer could not run)."""
-    why = peer_available(python)
+    why = peer_available(python, *PEERS)
     if why:
         return {"cleanvision": why, "imagededup": why}
     flat, warm = work / "flat", work / "warm"
@@ -340,21 +330,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", choices=("small", "full"), default="full")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=2, help="timed runs per cost (default 2)")
-    parser.add_argument("--core", type=int, help="the core to pin to (default: the last one)")
-    parser.add_argument("--peer-python", type=Path, default=DEFAULT_PEER_PYTHON)
+    add_core_argument(parser)
+    parser.add_argument("--peer-python", type=Path, default=PEER_PYTHON)
     parser.add_argument("--skip-peers", action="store_true")
-    parser.add_argument("--out", type=Path, help="write the section into this Markdown file")
+    add_out_argument(parser)
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
-    command = shlex.join([".venv/bin/python", "-m", "bench.bench_curation_quality", *sys.argv[1:]])
+    command = command_line("bench.bench_curation_quality", argv)
 
     from craft_dag.curation.calibration import build_corpus, evaluate
 
-    os.environ.update(_ONE_THREAD)
-    info = machine()
-    core = args.core if args.core is not None else max(os.sched_getaffinity(0))
-    os.sched_setaffinity(0, {core})
+    info, _core = pin_to_one_core(args.core)
     env = {
         "machine": info,
         "size": args.size,

@@ -26,189 +26,37 @@ import argparse
 import csv
 import hashlib
 import io
-import json
 import math
 import os
 import random
-import shlex
-import socketserver
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from bench.report import machine, write_doc
+from bench.harness import (
+    PEER_PYTHON,
+    ServerProcess,
+    add_out_argument,
+    command_line,
+    loopback_env,
+    machine,
+    measured,
+    peer_available,
+    publish,
+    ratio,
+    run_peer_program,
+    say,
+    shown,
+)
+from bench.harness.server import serve
 
-REPO = Path(__file__).resolve().parents[1]
-HOST = "127.0.0.1"
 UA = "craft_dag-bench/1 (+https://github.com/craft-dag/craft_dag)"
 CATEGORY = "bench"
 ENTITIES = 10
 WARM_UP = 16  # URLs fetched (under another path) before each timed run
 SECTION = "## Image collection: fetch and verify"
-DEFAULT_I2D_PYTHON = REPO / ".venv-bench" / "bin" / "python"
-
-
-# --- the loopback image server (runs in its own process) --------------------------------------
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256  # the default 5 drops SYNs when 32 clients connect at once
-
-    def __init__(self, port: int, images: dict[str, bytes], latency: float) -> None:
-        self.images = images
-        self.latency = latency
-        self._lock = threading.Lock()
-        self.in_flight = 0
-        self.peak = 0
-        self.requests = 0
-        super().__init__((HOST, port), _Handler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind would look the address up with socket.getfqdn: no lookups here.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = HOST, self.server_address[1]
-
-    def enter(self) -> None:
-        with self._lock:
-            self.requests += 1
-            self.in_flight += 1
-            self.peak = max(self.peak, self.in_flight)
-
-    def leave(self) -> None:
-        with self._lock:
-            self.in_flight -= 1
-
-    def stats(self, reset: bool) -> dict[str, int]:
-        with self._lock:
-            answer = {"requests": self.requests, "peak": self.peak}
-            if reset:
-                self.requests = self.peak = 0
-            return answer
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as any real image host
-    timeout = 30
-    # Headers and body leave in one write (see _answer), without Nagle's delay, as a real
-    # server's would: otherwise delayed ACKs can add tens of ms to an answer on loopback.
-    disable_nagle_algorithm = True
-    server: _Server
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def _answer(self, status: int, content_type: str, body: bytes) -> None:
-        head = (
-            f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
-            f"Date: {self.date_time_string()}\r\n"
-            f"Content-Type: {content_type}\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
-        )
-        self.wfile.write(head.encode("ascii") + body)
-
-    def do_GET(self) -> None:
-        parts = urlsplit(self.path)
-        if parts.path == "/__stats":
-            stats = self.server.stats(reset="reset" in parts.query)
-            self._answer(200, "application/json", json.dumps(stats).encode())
-            return
-        self.server.enter()
-        try:
-            time.sleep(self.server.latency)
-            if parts.path == "/robots.txt":
-                self._answer(200, "text/plain", b"User-agent: *\nAllow: /\n")
-                return
-            folder, _, name = parts.path.rpartition("/")
-            data = self.server.images.get(name) if folder in ("/img", "/warm") else None
-            if data is None:
-                self._answer(404, "text/plain", b"not found\n")
-            else:
-                self._answer(200, "image/jpeg", data)
-        finally:
-            self.server.leave()
-
-
-def serve(folder: Path, latency_ms: float, port: int) -> None:
-    """Serve ``folder/*.jpg`` from memory until standard input closes; print the port first."""
-    images = {p.name: p.read_bytes() for p in sorted(folder.glob("*.jpg"))}
-    server = _Server(port, images, latency_ms / 1000)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    print(f"PORT {server.server_port}", flush=True)
-    sys.stdin.read()  # the parent closes our stdin (or dies) to stop us
-    server.shutdown()
-    server.server_close()
-
-
-class ServerProcess:
-    """The image server in a child process; ``restart`` keeps the same port (and so the URLs)."""
-
-    def __init__(self, folder: Path, latency_ms: float) -> None:
-        self.folder = folder
-        self.latency_ms = latency_ms
-        self.port = 0
-        self._process: subprocess.Popen[str] | None = None
-
-    def start(self) -> None:
-        self._process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bench.bench_fetch",
-                "--serve",
-                str(self.folder),
-                "--latency",
-                str(self.latency_ms),
-                "--port",
-                str(self.port),
-            ],
-            cwd=REPO,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self._process.stdout is not None
-        line = self._process.stdout.readline()
-        if not line.startswith("PORT "):
-            self.stop()
-            raise RuntimeError(f"the image server did not start: {line!r}")
-        self.port = int(line.split()[1])
-
-    def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is None:
-            return
-        assert process.stdin is not None
-        process.stdin.close()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def url(self, path: str) -> str:
-        return f"http://{HOST}:{self.port}{path}"
-
-    def stats(self, reset: bool = False) -> dict[str, int]:
-        import httpx
-
-        with httpx.Client(trust_env=False, timeout=10) as client:
-            answer = client.get(self.url("/__stats" + ("?reset=1" if reset else "")))
-            return answer.json()
 
 
 # --- the images ------------------------------------------------------------------------------
@@ -485,26 +333,6 @@ print("I2D_RESULT " + json.dumps({"version": version("img2dataset"), "warm": war
 """
 
 
-def _shown(path: Path) -> str:
-    """``path`` relative to the repository when it is inside it (no home folders in docs)."""
-    try:
-        return str(path.absolute().relative_to(REPO))
-    except ValueError:
-        return str(path)
-
-
-def _loopback_env() -> dict[str, str]:
-    """The environment without any proxy setting, so urllib connects to 127.0.0.1 itself."""
-    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-    env.update(
-        NO_PROXY="127.0.0.1,localhost",
-        no_proxy="127.0.0.1,localhost",
-        WANDB_MODE="disabled",
-        WANDB_SILENT="true",
-    )
-    return env
-
-
 def run_img2dataset(
     server: ServerProcess,
     names: list[str],
@@ -515,18 +343,9 @@ def run_img2dataset(
     repeat: int,
 ) -> Result:
     result = Result("img2dataset")
-    if not python.exists():
-        result.error = f"not available: no interpreter at {_shown(python)} (see bench/README.md)"
-        return result
-    probe = subprocess.run(
-        [str(python), "-c", "import img2dataset"],
-        capture_output=True,
-        text=True,
-        env=_loopback_env(),
-    )
-    if probe.returncode != 0:
-        last = (probe.stderr.strip().splitlines() or ["?"])[-1]
-        result.error = f"not available: `import img2dataset` failed in {_shown(python)}: {last}"
+    env = loopback_env(WANDB_MODE="disabled", WANDB_SILENT="true")
+    result.error = peer_available(python, "img2dataset", env=env)
+    if result.error:
         return result
     work.mkdir(parents=True)
     url_list, warm_list = work / "urls.txt", work / "warm.txt"
@@ -544,27 +363,24 @@ def run_img2dataset(
         "ua_token": "craft_dag-bench",
         "stats_reset_url": server.url("/__stats?reset=1"),
     }
-    log = work / "img2dataset.log"
-    with log.open("w") as handle:
-        done = subprocess.run(
-            [str(python), "-c", _I2D_DRIVER, json.dumps(params)],
-            cwd=work,
-            env=_loopback_env(),
-            stdout=subprocess.PIPE,
-            stderr=handle,
-            text=True,
-            timeout=600,
-        )
-    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("I2D_RESULT ")]
-    if done.returncode != 0 or not lines:
-        tail = log.read_text(errors="replace").strip().splitlines()[-5:]
-        result.error = f"not available: img2dataset exited {done.returncode}: {' | '.join(tail)}"
+    done = run_peer_program(
+        python,
+        _I2D_DRIVER,
+        params,
+        marker="I2D_RESULT",
+        cwd=work,
+        env=env,
+        timeout=600,
+        log=work / "img2dataset.log",
+    )
+    answer = done.answer
+    if answer is None:
+        result.error = done.failure("img2dataset", lines=5)
         return result
-    answer = json.loads(lines[-1].removeprefix("I2D_RESULT "))
     runs = answer["runs"]
     result.runs = [(r["successes"], r["seconds"]) for r in runs]
     median = runs[result.median or 0]
-    result.notes.append(f"img2dataset {answer['version']}, run by {_shown(python)}")
+    result.notes.append(f"img2dataset {answer['version']}, run by {shown(python)}")
     if median["shard_span"]:
         result.steady_rate = median["successes"] / median["shard_span"]
         result.startup = median["seconds"] - median["shard_span"]
@@ -588,12 +404,6 @@ def run_img2dataset(
 # --- report ----------------------------------------------------------------------------------
 
 
-def _ratio(value: float | None, reference: float | None) -> str:
-    if value is None or not reference:
-        return "n/a"
-    return f"{value / reference:.2f}×"
-
-
 def table(results: list[Result]) -> str:
     by_name = {r.method: r for r in results}
     naive = by_name["naive"].rate
@@ -608,7 +418,7 @@ def table(results: list[Result]) -> str:
             continue
         lines.append(
             f"| {r.method} | {r.ok} | {r.seconds:.2f} | {r.rate:.1f} | "
-            f"{_ratio(r.rate, naive)} | {_ratio(r.rate, i2d)} |"
+            f"{ratio(r.rate, naive)} | {ratio(r.rate, i2d)} |"
         )
     return "\n".join(lines)
 
@@ -668,8 +478,7 @@ def section(
     body = [
         SECTION,
         "",
-        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {info['nproc']} CPUs "
-        f"({info['cpu']}), {info['system']}, Python {info['python']}; {versions}.",
+        f"{measured(info)}, {info['system']}, Python {info['python']}; {versions}.",
         "",
         "```",
         command,
@@ -704,7 +513,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--latency", type=float, default=50.0, help="server wait per request, ms (default 50)"
     )
-    parser.add_argument("--out", type=Path, help="write the results into this Markdown file")
+    add_out_argument(parser)
     parser.add_argument(
         "--repeat",
         type=int,
@@ -717,7 +526,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--img2dataset-python",
         type=Path,
-        default=DEFAULT_I2D_PYTHON,
+        default=PEER_PYTHON,
         help="an interpreter that has img2dataset (default .venv-bench/bin/python)",
     )
     parser.add_argument("--img2dataset-processes", type=int, default=2)
@@ -734,11 +543,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.images < 1 or args.repeat < 1 or args.concurrency < 1:
         parser.error("--images, --repeat and --concurrency must be at least 1")
-    command = shlex.join([".venv/bin/python", "-m", "bench.bench_fetch", *sys.argv[1:]])
-
-    def say(text: str) -> None:
-        print(text, file=sys.stderr, flush=True)
-
+    command = command_line("bench.bench_fetch", argv)
     with tempfile.TemporaryDirectory(prefix="craft-bench-fetch-") as tmp:
         work = Path(tmp)
         start = time.perf_counter()
@@ -810,20 +615,8 @@ def main(argv: list[str] | None = None) -> int:
         "successes / wall time of the `download()` call.",
     ]
     read = reading(results, args.latency, args.concurrency)
-    print()
-    print(table(results))
-    print()
-    for line in read:
-        print(line)
-    for r in results:
-        if len(r.runs) > 1:
-            print(f"- {r.method}: images/s of each run: {r.all_rates()}")
-        for note in r.notes:
-            print(f"- {note}")
-    if args.out:
-        text = section(command, results, machine(), workload, settings, read)
-        write_doc(args.out, SECTION, text)
-        say(f"wrote {args.out}")
+    text = section(command, results, machine(), workload, settings, read)
+    publish(text, args.out, SECTION)
     return 0
 
 

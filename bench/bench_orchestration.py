@@ -47,22 +47,29 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from bench.report import machine, publish, say
+from bench.harness import (
+    add_out_argument,
+    command_line,
+    machine,
+    measured,
+    median,
+    publish,
+    say,
+    timed,
+    timed_block,
+)
 
 SECTION = "## Orchestration: incremental re-runs and per-partition overhead"
 EDITED = "technic"
@@ -89,14 +96,6 @@ def _quiet() -> None:
         return
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
-
-
-@contextmanager
-def _timed(phases: dict[str, list[float]], name: str) -> Iterator[None]:
-    """Record [wall s, CPU s] of the block under ``name``."""
-    cpu, start = time.process_time(), time.perf_counter()
-    yield
-    phases[name] = [time.perf_counter() - start, time.process_time() - cpu]
 
 
 def _run_record(job_name: str, key: str | None, result: Any, instance: Any) -> dict:
@@ -138,15 +137,15 @@ def _run_record(job_name: str, key: str | None, result: Any, instance: Any) -> d
 def _execute(
     job: Any, instance: Any, key: str | None, run_config: dict, selection: list | None = None
 ) -> dict:
-    cpu, start = time.process_time(), time.perf_counter()
-    result = job.execute_in_process(
-        instance=instance,
-        partition_key=key,
-        raise_on_error=False,
-        run_config=run_config,
-        asset_selection=selection,
+    wall, cpu, result = timed(
+        lambda: job.execute_in_process(
+            instance=instance,
+            partition_key=key,
+            raise_on_error=False,
+            run_config=run_config,
+            asset_selection=selection,
+        )
     )
-    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     record = {**_run_record(job.name, key, result, instance), "wall_s": wall, "cpu_s": cpu}
     say(
         f"  {job.name:<20} {key or '(all)':<24} wall {wall:5.2f} s, steps "
@@ -230,11 +229,11 @@ def _worker_full(args: argparse.Namespace) -> dict:
     runs: list[dict] = []
     phases: dict[str, list[float]] = {}
     say(f"full run: {len(keys)} categories")
-    with _timed(phases, "total"):
+    with timed_block(phases, "total"):
         runs.append(_execute(defs.resolve_job_def("observe_pack_job"), instance, None, QUIET))
         score = defs.resolve_job_def("score_job")
         runs += [_execute(score, instance, key, QUIET) for key in keys]
-        with _timed(phases, REVIEW):
+        with timed_block(phases, REVIEW):
             _write_reviews(keys)
         runs.append(_execute(defs.resolve_job_def("observe_review_job"), instance, None, QUIET))
         filt = defs.resolve_job_def("filter_job")
@@ -287,7 +286,7 @@ def _rerun_by_schedule(instance: Any, runs: list[dict], phases: dict) -> tuple[s
     from craft_dag.definitions import defs
     from craft_dag.jobs.demo import AFTER_REVIEW_CONFIG, QUIET
 
-    with _timed(phases, "schedule evaluation (its stale-status query)"):
+    with timed_block(phases, "schedule evaluation (its stale-status query)"):
         name, requests = _schedule_requests(instance)
     selected: dict[str, list[str]] = {}
     for job_name, request in requests:
@@ -315,14 +314,14 @@ def _rerun_demo_sequence(
     from craft_dag.definitions import defs
     from craft_dag.jobs.demo import AFTER_REVIEW_CONFIG, QUIET
 
-    with _timed(phases, "stale-status query, score_job's assets"):
+    with timed_block(phases, "stale-status query, score_job's assets"):
         stale_score = _stale(instance, SCORE_ASSETS, keys)
     score = defs.resolve_job_def("score_job")
     runs += [_execute(score, instance, key, QUIET) for key in stale_score]
-    with _timed(phases, REVIEW):
+    with timed_block(phases, REVIEW):
         _write_reviews(list(stale_score))
     runs.append(_execute(defs.resolve_job_def("observe_review_job"), instance, None, QUIET))
-    with _timed(phases, "stale-status query, filter_job's assets"):
+    with timed_block(phases, "stale-status query, filter_job's assets"):
         stale_filter = _stale(instance, FILTER_ASSETS, keys)
     filt = defs.resolve_job_def("filter_job")
     runs += [_execute(filt, instance, key, AFTER_REVIEW_CONFIG) for key in stale_filter]
@@ -346,7 +345,7 @@ def _worker_edit(args: argparse.Namespace) -> dict:
     _edit_pack(f"новый запрос {args.index}")
     runs: list[dict] = []
     phases: dict[str, list[float]] = {}
-    with _timed(phases, "total"):
+    with timed_block(phases, "total"):
         runs.append(_execute(defs.resolve_job_def("observe_pack_job"), instance, None, QUIET))
         if args.worker == "edit-schedule":
             how, selected = _rerun_by_schedule(instance, runs, phases)
@@ -493,10 +492,6 @@ def _spawn(mode: str, root: Path, env: dict[str, str], index: int = 0) -> tuple[
     return json.loads(out.read_text(encoding="utf-8")), time.perf_counter() - start
 
 
-def _median(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")
-
-
 def _by_job(runs: list[dict]) -> dict[str, dict[str, float]]:
     """Per job: medians over its category runs of wall, CPU, step time and overhead."""
     out: dict[str, dict[str, float]] = {}
@@ -505,14 +500,14 @@ def _by_job(runs: list[dict]) -> dict[str, dict[str, float]]:
         over = [r["wall_s"] - r["steps_s"] for r in mine]
         out[job] = {
             "runs": len(mine),
-            "steps": _median([r["steps"] for r in mine]),
-            "wall": _median([r["wall_s"] for r in mine]),
-            "cpu": _median([r["cpu_s"] for r in mine]),
-            "steps_s": _median([r["steps_s"] for r in mine]),
-            "over": _median(over),
-            "share": _median([o / r["wall_s"] for o, r in zip(over, mine, strict=True)]),
-            "resource": _median([r["resource_init_s"] for r in mine]),
-            "events": _median([r["events"] for r in mine]),
+            "steps": median([r["steps"] for r in mine]),
+            "wall": median([r["wall_s"] for r in mine]),
+            "cpu": median([r["cpu_s"] for r in mine]),
+            "steps_s": median([r["steps_s"] for r in mine]),
+            "over": median(over),
+            "share": median([o / r["wall_s"] for o, r in zip(over, mine, strict=True)]),
+            "resource": median([r["resource_init_s"] for r in mine]),
+            "events": median([r["events"] for r in mine]),
             "min_wall": min(r["wall_s"] for r in mine),
             "max_wall": max(r["wall_s"] for r in mine),
             "min_cpu": min(r["cpu_s"] for r in mine),
@@ -567,31 +562,31 @@ def _report(
     edited_cpu = cat_cpu[edited] + review[1] / n
     # A fresh interpreter's first runs pay lazy imports and the tiny models' first load; so
     # does each re-run below. Estimated from the full run's first category against the rest.
-    first_wall = max(0.0, cat_wall[0] - _median(cat_wall[1:]))
-    first_cpu = max(0.0, cat_cpu[0] - _median(cat_cpu[1:]))
+    first_wall = max(0.0, cat_wall[0] - median(cat_wall[1:]))
+    first_cpu = max(0.0, cat_cpu[0] - median(cat_cpu[1:]))
     total_wall, total_cpu = full["total"]
     real, base = (
         _by_job(runs),
         {k.removeprefix("noop_"): v for k, v in _by_job(noop["runs"]).items()},
     )
-    m_wall, m_cpu, m_over = _median(cat_wall), _median(cat_cpu), _median(cat_over)
-    m_noop_wall, m_noop_cpu = _median(noop_wall), _median(noop_cpu)
+    m_wall, m_cpu, m_over = median(cat_wall), median(cat_cpu), median(cat_over)
+    m_noop_wall, m_noop_cpu = median(noop_wall), median(noop_cpu)
     info = machine()
 
     rows = []
     headline: tuple[str, float, float, list[str]] | None = None
     for name, repeats in scenarios.items():
-        wall = _median([s["total"][0] for s in repeats])
-        cpu = _median([s["total"][1] for s in repeats])
-        fixed_wall = _median([_fixed(s)[0] for s in repeats])
-        fixed_cpu = _median([_fixed(s)[1] for s in repeats])
+        wall = median([s["total"][0] for s in repeats])
+        cpu = median([s["total"][1] for s in repeats])
+        fixed_wall = median([_fixed(s)[0] for s in repeats])
+        fixed_cpu = median([_fixed(s)[1] for s in repeats])
         cats = sorted({r["partition"] for s in repeats for r in s["runs"] if r["partition"]})
         counts = sorted(
             {len({r["partition"] for r in s["runs"] if r["partition"]}) for s in repeats}
         )
         rows.append(
             f"| {LABELS[name]} | {'/'.join(map(str, counts))} ({', '.join(cats) or 'none'}) | "
-            f"{_median([len(s['runs']) for s in repeats]):.0f} | {wall:.1f} | {cpu:.1f} | "
+            f"{median([len(s['runs']) for s in repeats]):.0f} | {wall:.1f} | {cpu:.1f} | "
             f"{fixed_wall:.1f} / {fixed_cpu:.1f} | **{wall / total_wall:.3f}** | "
             f"**{cpu / total_cpu:.3f}** | {(edited_cpu + fixed_cpu) / total_cpu:.3f} | "
             f"{(edited_cpu + fixed_cpu + first_cpu) / total_cpu:.3f} |"
@@ -604,8 +599,7 @@ def _report(
     lines = [
         SECTION,
         "",
-        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {info['nproc']} CPUs "
-        f"({info['cpu']}); {info['system']}, Python {info['python']}; dagster "
+        f"{measured(info)}; {info['system']}, Python {info['python']}; dagster "
         f"{version('dagster')}, a SQLite instance (`deploy/local/dagster.yaml`), the in-process "
         "executor.",
         "",
@@ -733,7 +727,7 @@ def _report(
         f"- Importing `craft_dag.definitions`: {full['import_s']:.2f} s in the full run's "
         "interpreter, "
         + ", ".join(
-            f"{_median([s['import_s'] for s in v]):.2f} s in the {k} edit's"
+            f"{median([s['import_s'] for s in v]):.2f} s in the {k} edit's"
             for k, v in scenarios.items()
         )
         + f"; outside every figure, as is building the sample set ({full['samples_s']:.2f} s). "
@@ -764,7 +758,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--repeat", type=int, default=2, help="runs of each edit scenario (default 2)"
     )
-    parser.add_argument("--out", type=Path, help="write the section into this Markdown file")
+    add_out_argument(parser)
     parser.add_argument("--keep", action="store_true", help="keep the temporary home, print it")
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("--state", type=Path, help=argparse.SUPPRESS)
@@ -775,9 +769,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
-    command = shlex.join(
-        [".venv/bin/python", "-m", "bench.bench_orchestration", *(argv or sys.argv[1:])]
-    )
+    command = command_line("bench.bench_orchestration", argv)
     load_start = os.getloadavg()[0]
     root = Path(tempfile.mkdtemp(prefix="craft-bench-orchestration-"))
     walls: dict[str, float] = {}

@@ -28,30 +28,39 @@ import cProfile
 import functools
 import io
 import itertools
-import json
 import os
 import pstats
 import resource
-import shlex
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
 from bench.bench_fetch import make_images
-from bench.report import machine, write_doc
+from bench.harness import (
+    ONE_THREAD,
+    PEER_PYTHON,
+    Method,
+    add_core_argument,
+    add_out_argument,
+    command_line,
+    measured,
+    peer_available,
+    pin_to_one_core,
+    publish,
+    ratio,
+    run_peer_program,
+    say,
+    shared_host_note,
+    shown,
+)
 
-REPO = Path(__file__).resolve().parents[1]
 SCORES_SECTION = "## Curation: image scores"
 SEARCH_SECTION = "## Curation: near-duplicate search"
-DEFAULT_PEER_PYTHON = REPO / ".venv-bench" / "bin" / "python"
 RADIUS = 8
 WARM_UP = 16  # files each method scores once before its timed runs
 FLOOR_TARGET = 1.5  # the CPU scores may cost at most this many times the decode-only floor
@@ -66,57 +75,7 @@ CLEANVISION_TYPES = (
     "exact_duplicates",
     "near_duplicates",
 )
-# One thread for every numerical library, ours and the peers': the process has one core.
-_ONE_THREAD = {
-    name: "1"
-    for name in (
-        "OMP_NUM_THREADS",
-        "OPENBLAS_NUM_THREADS",
-        "MKL_NUM_THREADS",
-        "NUMEXPR_NUM_THREADS",
-    )
-}
-
-
-def say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
-@dataclass
-class Method:
-    """One way of scoring the files: wall and CPU seconds of each timed run."""
-
-    name: str
-    label: str  # a short name, for progress lines and lists of runs
-    images: int = 0
-    runs: list[tuple[float, float]] = field(default_factory=list)  # (wall s, CPU s)
-    error: str = ""
-    notes: list[str] = field(default_factory=list)
-    extra: list[dict] = field(default_factory=list)  # a peer's own answer, per run
-
-    @property
-    def seconds(self) -> float | None:
-        return statistics.median(w for w, _ in self.runs) if self.runs else None
-
-    @property
-    def cpu(self) -> float | None:
-        return statistics.median(c for _, c in self.runs) if self.runs else None
-
-    @property
-    def rate(self) -> float | None:
-        return self.images / self.seconds if self.seconds else None
-
-    @property
-    def spread(self) -> float:
-        """Slowest run over fastest, minus one."""
-        walls = [w for w, _ in self.runs]
-        return max(walls) / min(walls) - 1 if len(walls) > 1 else 0.0
-
-
-def _timed(fn: Callable[[], object]) -> tuple[float, float, object]:
-    wall, cpu = time.perf_counter(), time.process_time()
-    answer = fn()
-    return time.perf_counter() - wall, time.process_time() - cpu, answer
+PEERS = ("cleanvision", "imagededup")  # the modules the peer interpreter must import
 
 
 # --- craft_dag and the floor, in this process --------------------------------------------------
@@ -276,13 +235,6 @@ print("PEER_RESULT " + json.dumps(answer))
 """
 
 
-def _shown(path: Path) -> str:
-    try:
-        return str(path.absolute().relative_to(REPO))
-    except ValueError:
-        return str(path)
-
-
 def run_peer(
     peer: str,
     python: Path,
@@ -308,36 +260,16 @@ def run_peer(
         "issue_types": list(issue_types),
         "per_file": per_file,
     }
-    env = {**os.environ, **_ONE_THREAD, "MPLBACKEND": "Agg", "TQDM_DISABLE": "1"}
-    done = subprocess.run(
-        [str(python), "-c", _PEER_DRIVER, json.dumps(params)],
-        cwd=folder.parent,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
+    env = {**os.environ, **ONE_THREAD, "MPLBACKEND": "Agg", "TQDM_DISABLE": "1"}
+    done = run_peer_program(
+        python, _PEER_DRIVER, params, marker="PEER_RESULT", cwd=folder.parent, env=env
     )
-    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("PEER_RESULT ")]
-    if done.returncode != 0 or not lines:
-        tail = " | ".join(done.stderr.strip().splitlines()[-3:])
-        method.error = f"not available: {peer} exited {done.returncode}: {tail}"
+    answer = done.answer
+    if answer is None:
+        method.error = done.failure(peer)
         return
-    answer = json.loads(lines[-1].removeprefix("PEER_RESULT "))
     method.runs.append((answer["seconds"], answer["cpu"]))
     method.extra.append(answer)
-
-
-def peer_available(python: Path) -> str:
-    """An empty string, or why the peers cannot run."""
-    if not python.exists():
-        return f"not available: no interpreter at {_shown(python)} (see bench/README.md)"
-    probe = subprocess.run(
-        [str(python), "-c", "import cleanvision, imagededup"], capture_output=True, text=True
-    )
-    if probe.returncode != 0:
-        last = (probe.stderr.strip().splitlines() or ["?"])[-1]
-        return f"not available: `import cleanvision, imagededup` failed: {last}"
-    return ""
 
 
 # --- part 1: image scores ------------------------------------------------------------------
@@ -377,7 +309,9 @@ def bench_scores(args: argparse.Namespace, work: Path) -> tuple[list[Method], di
             "imagededup DHash (encode + find_duplicates)", "imagededup DHash", n
         ),
     }
-    unavailable = "skipped (--skip-peers)" if args.skip_peers else peer_available(args.peer_python)
+    unavailable = (
+        "skipped (--skip-peers)" if args.skip_peers else peer_available(args.peer_python, *PEERS)
+    )
     for method in peers.values():
         method.error = unavailable
 
@@ -386,17 +320,13 @@ def bench_scores(args: argparse.Namespace, work: Path) -> tuple[list[Method], di
     craft_cheap_path(paths[:WARM_UP], thresholds)
     scores: list = []
     for round_ in range(args.repeat):
-        wall, cpu, _ = _timed(lambda: decode_floor(datas))
-        floor.runs.append((wall, cpu))
-        wall, cpu, scores = _timed(lambda: craft_scores(datas))
-        craft.runs.append((wall, cpu))
-        wall, cpu, scores = _timed(lambda: craft_scores_from_disk(paths))
-        disk.runs.append((wall, cpu))
-        group_wall, group_cpu, groups = _timed(functools.partial(craft_grouping, scores))
-        group.runs.append((group_wall, group_cpu))
+        floor.time(lambda: decode_floor(datas))
+        craft.time(lambda: craft_scores(datas))
+        scores = disk.time(lambda: craft_scores_from_disk(paths))
+        groups = group.time(functools.partial(craft_grouping, scores))
+        (wall, cpu), (group_wall, group_cpu) = disk.runs[-1], group.runs[-1]
         total.runs.append((wall + group_wall, cpu + group_cpu))
-        wall, cpu, _ = _timed(lambda: craft_cheap_path(paths, thresholds))
-        cheap.runs.append((wall, cpu))
+        cheap.time(lambda: craft_cheap_path(paths, thresholds))
         for peer, method in peers.items():
             if not method.error:
                 run_peer(peer, args.peer_python, folder, warm, method)
@@ -430,13 +360,6 @@ def bench_scores(args: argparse.Namespace, work: Path) -> tuple[list[Method], di
     return [*ours, *peers.values(), both], info
 
 
-def _ratio(value: float | None, reference: float | None) -> str:
-    if value is None or not reference:
-        return "n/a"
-    ratio = value / reference
-    return f"{ratio:.2f}×" if ratio >= 0.01 else f"{ratio:.4f}×"
-
-
 def scores_table(methods: list[Method]) -> str:
     by = {m.name: m for m in methods}
     floor = methods[0]
@@ -451,10 +374,10 @@ def scores_table(methods: list[Method]) -> str:
         if m.error:
             lines.append(f"| {m.name} | {m.error} | | | | | | |")
             continue
-        cost = _ratio(m.seconds, floor.seconds)
+        cost = ratio(m.seconds, floor.seconds)
         lines.append(
-            f"| {m.name} | {m.images} | {m.seconds:.3f} | {m.rate:.1f} | {m.cpu:.3f} | {cost} | "
-            f"{_ratio(m.rate, cleanvision.rate)} | {_ratio(m.rate, phash.rate)} |"
+            f"| {m.name} | {m.count} | {m.seconds:.3f} | {m.rate:.1f} | {m.cpu:.3f} | {cost} | "
+            f"{ratio(m.rate, cleanvision.rate)} | {ratio(m.rate, phash.rate)} |"
         )
     return "\n".join(lines)
 
@@ -471,11 +394,12 @@ def scores_reading(methods: list[Method]) -> list[str]:
         f"floor's time ({craft.rate:.0f} against {floor.rate:.0f} images/s on one core).",
     ]
     if cheap.seconds:
-        ratio = cheap.seconds / floor.seconds
+        cheap_cost = cheap.seconds / floor.seconds
+        met = "met" if cheap_cost <= FLOOR_TARGET else "not met"
         lines.append(
             f"Target 1, the whole cheap path (`score_images` with no costly scorer, from disk, "
-            f"at most {FLOOR_TARGET}× the floor): {'met' if ratio <= FLOOR_TARGET else 'not met'}"
-            f": {ratio:.2f}× ({cheap.rate:.0f} images/s)."
+            f"at most {FLOOR_TARGET}× the floor): {met}"
+            f": {cheap_cost:.2f}× ({cheap.rate:.0f} images/s)."
         )
     if cleanvision.rate and phash.rate:
         beaten = total.rate > cleanvision.rate and total.rate > phash.rate
@@ -491,45 +415,22 @@ def scores_reading(methods: list[Method]) -> list[str]:
     return lines
 
 
-def _noise_note(methods: list[Method]) -> str:
-    timed = [m for m in methods if len(m.runs) > 1]
-    worst = max(timed, key=lambda m: m.spread, default=None)
-    stolen = [m for m in timed if m.cpu and m.seconds and m.cpu / m.seconds < 0.9]
-    text = (
-        "The host was shared with other work while this ran"
-        if (worst and worst.spread > 0.1) or stolen
-        else "The host may have been shared with other work while this ran"
-    )
-    if worst is not None:
-        text += (
-            f"; the widest spread between runs of one method was {worst.spread:.0%} ({worst.name})"
-        )
-    if stolen:
-        text += "; CPU time under 90% of wall time for " + ", ".join(m.name for m in stolen)
-    return text + "."
-
-
 def scores_section(
     command: str, args: argparse.Namespace, methods: list[Method], info: dict, env: dict
 ) -> str:
     sizes, parts = info["sizes"], info["parts"]
     floor = methods[0]
-    floor_ms = floor.seconds / floor.images * 1e3 if floor.seconds else float("nan")
+    floor_ms = floor.seconds / floor.count * 1e3 if floor.seconds else float("nan")
     per_image = sum(parts[k] for k in ("decode_normalised", "measure", "dhash", "phash"))
     share = ", ".join(
         f"{k} {parts[k] * 1e3:.2f} ms ({parts[k] / per_image:.0%})"
         for k in ("decode_normalised", "measure", "dhash", "phash")
     )
-    runs = "; ".join(
-        f"{m.label}: " + ", ".join(f"{m.images / w:.0f}" for w, _ in m.runs)
-        for m in methods
-        if len(m.runs) > 1
-    )
+    runs = "; ".join(f"{m.label}: {m.rates()}" for m in methods if len(m.runs) > 1)
     body = [
         SCORES_SECTION,
         "",
-        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {env['machine']['nproc']} CPUs "
-        f"({env['machine']['cpu']}), pinned to core {env['core']}; "
+        f"{measured(env['machine'])}, pinned to core {env['core']}; "
         f"{env['machine']['system']}, Python {env['machine']['python']}; {env['versions']}.",
         "",
         "```",
@@ -571,14 +472,14 @@ def scores_section(
         "one-process pool (its `parallelise` needs one worker), so the encoding runs in one "
         "worker process, on the same core; its CPU time is counted. Imports and process "
         "start-up are outside every timing, peers' included (each run is a fresh interpreter of "
-        f"{_shown(args.peer_python)}, which warms up on the same {WARM_UP} files first).",
+        f"{shown(args.peer_python)}, which warms up on the same {WARM_UP} files first).",
         f"- Where `cpu_scores` spends its time, per image (one pass, timed part by part): {share}; "
         f"a bare draft greyscale decode (`draft('L', ...)` then `load()`) costs "
         f"{parts['draft_decode'] * 1e3:.2f} ms, against {floor_ms:.2f} ms for the full RGB "
         "decode of the floor.",
         *([f"- images/s of every timed run (the median is in the table): {runs}."] if runs else []),
         *(f"- {note}" for m in methods for note in m.notes),
-        f"- {_noise_note(methods)}",
+        f"- {shared_host_note(methods)}",
         "",
     ]
     return "\n".join(body)
@@ -753,8 +654,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--images", type=int, default=400, help="distinct photos (default 400)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per method (default 3)")
-    parser.add_argument("--core", type=int, help="the core to pin to (default: the last one)")
-    parser.add_argument("--peer-python", type=Path, default=DEFAULT_PEER_PYTHON)
+    add_core_argument(parser)
+    parser.add_argument("--peer-python", type=Path, default=PEER_PYTHON)
     parser.add_argument("--skip-peers", action="store_true", help="leave the peers out")
     parser.add_argument("--skip-scores", action="store_true", help="only the search part")
     parser.add_argument("--skip-search", action="store_true", help="only the image scores")
@@ -765,18 +666,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--search-repeat", type=int, default=3, help="runs per size (default 3)")
     parser.add_argument("--profile", type=int, default=0, help="print the top N cProfile rows")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, help="write the results into this Markdown file")
+    add_out_argument(parser)
     args = parser.parse_args(argv)
     if min(args.images, args.repeat, args.queries, args.search_repeat) < 1:
         parser.error("--images, --repeat, --queries and --search-repeat must be at least 1")
     if args.images <= WARM_UP:
         parser.error(f"--images must be more than {WARM_UP}")
-    command = shlex.join([".venv/bin/python", "-m", "bench.bench_scores", *sys.argv[1:]])
+    command = command_line("bench.bench_scores", argv)
 
-    os.environ.update(_ONE_THREAD)  # before numpy is imported, here and in the peers
-    core = args.core if args.core is not None else max(os.sched_getaffinity(0))
-    info = machine()
-    os.sched_setaffinity(0, {core})
+    info, core = pin_to_one_core(args.core)  # before numpy is imported, here and in the peers
     env = {
         "machine": info,
         "core": core,
@@ -790,22 +688,12 @@ def main(argv: list[str] | None = None) -> int:
             {(m.extra[0]["package"], m.extra[0]["version"]) for m in methods if m.extra}
         )
         env["versions"] += "".join(f", {name} {v}" for name, v in peer_versions)
-        print()
-        print(scores_table(methods))
-        print()
-        print("\n".join(scores_reading(methods)))
-        if args.out:
-            text = scores_section(command, args, methods, scores_info, env)
-            write_doc(args.out, SCORES_SECTION, text)
+        text = scores_section(command, args, methods, scores_info, env)
+        publish(text, args.out, SCORES_SECTION)
     if not args.skip_search:
         sizes = [int(s) for s in args.search_sizes.split(",") if s.strip()]
         rows = bench_search(sizes, args.queries, args.search_repeat, args.seed)
-        print()
-        print(search_table(rows))
-        if args.out:
-            write_doc(args.out, SEARCH_SECTION, search_section(command, args, rows, env))
-    if args.out:
-        say(f"wrote {args.out}")
+        publish(search_section(command, args, rows, env), args.out, SEARCH_SECTION)
     return 0
 
 

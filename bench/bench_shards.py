@@ -16,7 +16,6 @@ URLs.
 
 import argparse
 import io
-import time
 import tracemalloc
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -25,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 from PIL import Image
 
-from bench.report import machine, publish, say
+from bench.harness import add_out_argument, machine, publish, say, timed
 from craft_dag.collection.collect_category import IMAGES
 from craft_dag.curation.policy import CurationPolicy, effective
 from craft_dag.curation.score_category import score_category
@@ -88,21 +87,20 @@ def run_ray(store: Storage, workers: int, shards: int, resource: CurationScorers
             num_shards=shards, shard_scorers=ShardScorers.of(resource, "ru"),
         )  # fmt: skip
         _clear_parts(store)
-        started = time.perf_counter()
-        score_category_sharded(
-            store, CATEGORY, thresholds, resource.scorers("ru", warn=say), engine,
-            num_shards=shards, shard_scorers=ShardScorers.of(resource, "ru"),
-        )  # fmt: skip
-        return time.perf_counter() - started
+        return timed(
+            lambda: score_category_sharded(
+                store, CATEGORY, thresholds, resource.scorers("ru", warn=say), engine,
+                num_shards=shards, shard_scorers=ShardScorers.of(resource, "ru"),
+            )
+        )[0]  # fmt: skip
     finally:
         ray.shutdown()
 
 
 def run_in_process(store: Storage, resource: CurationScorersResource) -> float:
     scorers = resource.scorers("ru", warn=say)
-    started = time.perf_counter()
-    score_category(store, CATEGORY, effective(CurationPolicy(), CATEGORY), scorers)
-    return time.perf_counter() - started
+    thresholds = effective(CurationPolicy(), CATEGORY)
+    return timed(lambda: score_category(store, CATEGORY, thresholds, scorers))[0]
 
 
 def driver_peak(store: Storage, resource: CurationScorersResource, shards: int) -> float:
@@ -128,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=int, default=2000)
     parser.add_argument("--memory-images", type=int, default=10000)
     parser.add_argument("--shards", type=int, default=8)
-    parser.add_argument("--out", type=Path, default=None)
+    add_out_argument(parser)
     args = parser.parse_args(argv)
     resource = CurationScorersResource(ocr="on")
     with TemporaryDirectory() as tmp:

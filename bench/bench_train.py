@@ -43,7 +43,7 @@ from typing import Any
 
 import torch
 
-from bench.report import machine, publish, say
+from bench.harness import add_out_argument, command_line, free_port, machine, publish, say
 
 SECTION = "## Training"
 REPO = Path(__file__).resolve().parents[1]
@@ -70,14 +70,6 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def run_trainer(data: Any, work: Path, name: str, steps: int, backend: str, nproc: int) -> dict:
     """One run of the trainer's entry point; its steady samples/s and wall time."""
     out = work / name
@@ -91,7 +83,7 @@ def run_trainer(data: Any, work: Path, name: str, steps: int, backend: str, npro
             "--master-addr",
             "127.0.0.1",
             "--master-port",
-            str(_free_port()),
+            str(free_port()),
         ]
     log_every = max(1, steps // 6)
     cmd = [
@@ -222,10 +214,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=30, help="optimizer steps per run")
     parser.add_argument("--images", type=int, default=64, help="training images")
     parser.add_argument("--skip-deepspeed", action="store_true")
-    parser.add_argument("--out", type=Path, help="write the section into this Markdown file")
+    add_out_argument(parser)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    command = shlex.join([".venv/bin/python", "-m", "bench.bench_train", *(argv or sys.argv[1:])])
+    command = command_line("bench.bench_train", argv)
 
     with tempfile.TemporaryDirectory(prefix="bench_train_") as tmp:
         work = Path(tmp)

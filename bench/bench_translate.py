@@ -20,17 +20,22 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from importlib.metadata import version
-from pathlib import Path
 
-from bench.report import machine, publish, say
+from bench.harness import (
+    Method,
+    add_out_argument,
+    command_line,
+    machine,
+    measured,
+    publish,
+    say,
+)
 
 SECTION = "## Translation: batched generation"
 
@@ -103,11 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--num-beams", type=int, default=4, help="beams, both methods")
     parser.add_argument("--max-new-tokens", type=int, default=48, help="both methods")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    parser.add_argument("--out", type=Path, help="write the section into this Markdown file")
+    add_out_argument(parser)
     args = parser.parse_args(argv)
     if min(args.texts, args.repeat, args.batch_size, args.num_beams, args.max_new_tokens) < 1:
         parser.error("every count must be at least 1")
-    command = shlex.join([".venv/bin/python", "-m", "bench.bench_translate", *sys.argv[1:]])
+    command = command_line("bench.bench_translate", argv)
 
     import torch
 
@@ -124,24 +129,20 @@ def main(argv: list[str] | None = None) -> int:
     translator = tiny_translator()
     translator.translate(texts[:4], settings)  # warm-up: first-call allocations, lazy imports
 
-    single_s: list[float] = []
-    batched_s: list[float] = []
+    n = len(texts)
+    one_by_one, all_at_once = Method("one at a time", count=n), Method("batched", count=n)
     same = True
     for round_ in range(args.repeat):
-        start = time.perf_counter()
-        one = [translator.translate([text], settings)[0] for text in texts]
-        single_s.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        many = translator.translate(texts, settings)
-        batched_s.append(time.perf_counter() - start)
+        one = one_by_one.time(lambda: [translator.translate([t], settings)[0] for t in texts])
+        many = all_at_once.time(lambda: translator.translate(texts, settings))
         same = same and one == many
         say(
-            f"round {round_ + 1}: one at a time {single_s[-1]:.2f} s, batched {batched_s[-1]:.2f} s"
+            f"round {round_ + 1}: one at a time {one_by_one.runs[-1][0]:.2f} s, "
+            f"batched {all_at_once.runs[-1][0]:.2f} s"
         )
     costs, memory = _one_off_costs()
 
-    single, batched = statistics.median(single_s), statistics.median(batched_s)
-    n = len(texts)
+    single, batched = one_by_one.seconds or float("nan"), all_at_once.seconds or float("nan")
     ratio = single / batched
     info = machine()
     lengths = [len(t) for t in texts]
@@ -149,8 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         [
             SECTION,
             "",
-            f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {info['nproc']} CPUs "
-            f"({info['cpu']}), {args.threads} torch thread(s); {info['system']}, Python "
+            f"{measured(info)}, {args.threads} torch thread(s); {info['system']}, Python "
             f"{info['python']}; torch {version('torch')}, transformers {version('transformers')}.",
             "",
             "```",
@@ -183,9 +183,9 @@ def main(argv: list[str] | None = None) -> int:
             "Details:",
             "",
             "- seconds per round, one at a time: "
-            + ", ".join(f"{s:.2f}" for s in single_s)
+            + ", ".join(f"{w:.2f}" for w, _ in one_by_one.runs)
             + "; batched: "
-            + ", ".join(f"{s:.2f}" for s in batched_s),
+            + ", ".join(f"{w:.2f}" for w, _ in all_at_once.runs),
             *(
                 f"- {name}: {seconds * 1e3:.3f} ms"
                 if seconds < 0.01
