@@ -169,6 +169,16 @@ def stop(process: subprocess.Popen[bytes], grace: float = 30) -> None:
             os.killpg(pgid, signal.SIGKILL)
     with suppress(subprocess.TimeoutExpired):
         process.wait(timeout=10)
+    # A SIGKILLed process is gone only once it is reaped (the leader's children by init), which
+    # on a loaded machine is not instant: wait for the group to empty, so that "no process
+    # outlives the test" holds when the caller checks it.
+    settle = time.monotonic() + 15
+    while time.monotonic() < settle:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
 
 
 @contextmanager
