@@ -66,13 +66,7 @@ def score_category(
     texts = entity_texts(store.read_table("entities", category).to_pylist())
 
     def loader(sha: str) -> Callable[[], bytes]:
-        def load() -> bytes:
-            try:
-                return store.get_blob(sha)
-            except StorageError as exc:  # a missing blob is one bad row, not a failed category
-                raise OSError(str(exc)) from exc
-
-        return load
+        return blob_loader(store, sha)
 
     items = [
         ScoreItem(
@@ -88,3 +82,16 @@ def score_category(
     )
     store.write_table(SCORES, category, table)
     return CategoryScores(table, scored, reused)
+
+
+def blob_loader(store: Storage, sha: str) -> Callable[[], bytes]:
+    """A ``ScoreItem`` loader for a stored blob; a missing blob is one unreadable image (an
+    ``OSError``, recorded on its row), never a failed category or shard."""
+
+    def load() -> bytes:
+        try:
+            return store.get_blob(sha)
+        except StorageError as exc:
+            raise OSError(str(exc)) from exc
+
+    return load

@@ -18,7 +18,7 @@ import pyarrow as pa
 from craft_dag.collection.collect_category import IMAGES
 from craft_dag.curation.policy import EffectiveThresholds
 from craft_dag.curation.score import ScoreItem, Scorers, raw_scores_from_row, score_images
-from craft_dag.curation.score_category import CategoryScores, entity_texts
+from craft_dag.curation.score_category import CategoryScores, blob_loader, entity_texts
 from craft_dag.curation.tables import SCORES, scores_table
 from craft_dag.parallel.engines import Engine
 from craft_dag.parallel.shards import (
@@ -31,7 +31,7 @@ from craft_dag.parallel.shards import (
     split,
     write_part,
 )
-from craft_dag.storage import Storage, StorageError
+from craft_dag.storage import Storage
 
 SHARDS_ASSET = "image_scores_shards"
 
@@ -50,16 +50,6 @@ class ScoreShard:
     fingerprint: str
 
 
-def _loader(store: Storage, sha: str) -> Callable[[], bytes]:
-    def load() -> bytes:
-        try:
-            return store.get_blob(sha)
-        except StorageError as exc:  # a missing blob is one bad row, not a failed shard
-            raise OSError(str(exc)) from exc
-
-    return load
-
-
 def score_shard(task: ScoreShard) -> int:
     """Score one shard's images (no grouping) and write its part; returns the rows written."""
     store = Storage(task.base_uri, task.storage_options)
@@ -67,7 +57,7 @@ def score_shard(task: ScoreShard) -> int:
     per_image = task.thresholds.model_copy(
         update={"values": task.thresholds.values.model_copy(update={"duplicate_radius": None})}
     )
-    items = [ScoreItem(i, e, _loader(store, i), texts) for i, e, texts in task.rows]
+    items = [ScoreItem(i, e, blob_loader(store, i), texts) for i, e, texts in task.rows]
     scored = score_images(items, per_image, scorers)
     table = scores_table(
         scored, category=task.category, thresholds="shard", scorers=scorers.version
@@ -154,7 +144,7 @@ def score_category_sharded(
     keep = [r for s, members in by_shard.items() if s not in failed for r in members]
     order = {(i, e): n for n, (i, e, _) in enumerate(rows)}
     keep.sort(key=lambda r: order[(r[0], r[1])])
-    items = [ScoreItem(i, e, _loader(store, i), t) for i, e, t in keep]
+    items = [ScoreItem(i, e, blob_loader(store, i), t) for i, e, t in keep]
     started = time.perf_counter()
     scored = score_images(items, thresholds, local, prior=prior, log=log)
     log(f"{category}: whole-category steps in {time.perf_counter() - started:.2f} s")
