@@ -19,8 +19,11 @@ from craft_dag.captioning.caption_category import CAPTIONS, caption_category
 from craft_dag.captioning.choose import POLICIES
 from craft_dag.captioning.summary import entity_names, summarise_captions
 from craft_dag.jobs.partitions import category_partitions
+from craft_dag.parallel.captioning import ShardedCaptions
+from craft_dag.parallel.translation import ShardedTranslations
 from craft_dag.resources import CulturePackResource, StorageResource
 from craft_dag.resources.captioning import CaptionerResource, TranslatorResource
+from craft_dag.resources.executor import BuiltOnWorker, ExecutorResource, shard_metadata
 from craft_dag.translation.memory import MEMORY, load_memory
 from craft_dag.translation.summary import summarise_translations
 from craft_dag.translation.translate_category import TRANSLATED, translate_category
@@ -54,22 +57,33 @@ def captions(
     pack: CulturePackResource,
     storage: StorageResource,
     captioner: CaptionerResource,
+    executor: ExecutorResource,
 ) -> MaterializeResult:
     category = context.partition_key
     loaded = pack.load()
     store = storage.client()
-    entity_rows = store.read_table("entities", category).to_pylist()
+    names = entity_names(store.read_table("entities", category).to_pylist())
+    category_name = loaded.category(category).english_name
+    sharded = None
+    if executor.sharded and config.policy != "human_only":  # the captioner on each worker
+        setup = BuiltOnWorker.of(captioner, "captioner")
+        sharded = ShardedCaptions(
+            store, category, executor.build(), setup, setup.describe(), names, category_name,
+            captioner.settings(), captioner.batch_size, executor.num_shards,
+            storage.storage_options(), context.log.info,
+        )  # fmt: skip
     result = caption_category(
         store,
         category,
-        names=entity_names(entity_rows),
-        category_name=loaded.category(category).english_name,
+        names=names,
+        category_name=category_name,
         source_language=loaded.meta.source_language,
         policy=config.policy,
-        captioner=captioner.captioner() if config.policy != "human_only" else None,
+        captioner=captioner.captioner() if config.policy != "human_only" and not sharded else None,
         settings=captioner.settings(),
         rules=loaded.caption_rules,
         batch_size=captioner.batch_size,
+        auto_captions=sharded,
         log=context.log.info,
     )
     for problem in result.problems[:20]:
@@ -85,6 +99,7 @@ def captions(
             "guideline_violations": MetadataValue.json(summary.guideline_violations),
             "bad_caption_rows": len(result.problems),
             "examples": MetadataValue.md(summary.examples),
+            **(shard_metadata(sharded.report) if sharded else {}),
         }
     )
 
@@ -144,6 +159,7 @@ def translated_captions(
     pack: CulturePackResource,
     storage: StorageResource,
     translator: TranslatorResource,
+    executor: ExecutorResource,
 ) -> MaterializeResult:
     from craft_dag.translation.glossary import GlossaryMatcher
     from craft_dag.translation.quality import quality_signals
@@ -157,12 +173,21 @@ def translated_captions(
         context.log.warning(
             f"translation memory: {problem.where}:{problem.line}: {problem.message}"
         )
+    matcher = GlossaryMatcher.for_pack(loaded)  # glossary.yaml and catalog entities
+    sharded = None
+    if executor.sharded:  # the translator on each worker; glossary and checks here
+        setup = BuiltOnWorker.of(translator, "translator", source, target)
+        sharded = ShardedTranslations(
+            store, category, executor.build(), setup, setup.describe(), translator.settings(),
+            matcher, executor.num_shards, storage.storage_options(), context.log.info,
+        )  # fmt: skip
     result = translate_category(
         store,
         category,
-        translator=translator.translator(source, target),
+        translator=None if sharded else translator.translator(source, target),
         settings=translator.settings(),
-        matcher=GlossaryMatcher.for_pack(loaded),  # glossary.yaml and catalog entities
+        matcher=matcher,
+        translate_rows=sharded,
         target_language=target,
         min_language_confidence=translator.min_language_confidence,
         signals=lambda s, t: quality_signals(s, t, target_language=target),
@@ -182,6 +207,7 @@ def translated_captions(
             "glossary_edits": summary.glossary_edits,
             "glossary_misses": MetadataValue.json(summary.glossary_misses),
             "side_by_side": MetadataValue.md(summary.side_by_side),
+            **(shard_metadata(sharded.report) if sharded else {}),
         }
     )
 

@@ -20,7 +20,9 @@ from craft_dag.collection.collect_category import FETCH_LOG, IMAGES, CollectLimi
 from craft_dag.collection.report import coverage_markdown, outcomes_markdown, sample_sheet
 from craft_dag.collection.sources import entity_refs
 from craft_dag.jobs.partitions import category_partitions
+from craft_dag.parallel.fetching import collect_category_sharded
 from craft_dag.resources import DownloaderResource, ImageSourceResource, StorageResource
+from craft_dag.resources.executor import ExecutorResource, shard_metadata
 
 GROUP = "collection"
 
@@ -50,6 +52,7 @@ def raw_images(
     storage: StorageResource,
     image_source: ImageSourceResource,
     downloader: DownloaderResource,
+    executor: ExecutorResource,
 ) -> MaterializeResult:
     category = context.partition_key
     store = storage.client()
@@ -57,15 +60,20 @@ def raw_images(
     limits = CollectLimits(
         per_query=config.per_query, per_entity=config.per_entity, max_pixels=config.max_pixels
     )
-    result = collect_category(
-        category,
-        entity_refs(rows),
-        image_source.source(),
-        downloader.config(),
-        store,
-        limits,
-        log=context.log.info,
-    )
+    refs, source = entity_refs(rows), image_source.source()
+    shards: dict[str, object] = {}
+    if executor.sharded:  # fetch and verify by shard on Ray; rows merged and ordered once
+        sharded = collect_category_sharded(
+            category, refs, source, downloader.config(), store, executor.build(),
+            num_shards=executor.num_shards, limits=limits,
+            storage_options=storage.storage_options(), log=context.log.info,
+        )  # fmt: skip
+        result = sharded.result
+        shards = shard_metadata(sharded.report)
+    else:
+        result = collect_category(
+            category, refs, source, downloader.config(), store, limits, log=context.log.info
+        )
     names = {r["entity_id"]: r["native_name"] for r in rows}
     missing = sorted(e for e, n in result.coverage.items() if n == 0)
     metadata = {
@@ -75,6 +83,7 @@ def raw_images(
         "fetched_this_run": result.fetched,
         "carried_over": result.reused,
         "over_quota": result.over_quota,
+        **shards,
         "entities_without_images": MetadataValue.json(missing),
         "outcomes": MetadataValue.md(outcomes_markdown(result.outcomes)),
         "coverage": MetadataValue.md(coverage_markdown(result.coverage, names)),

@@ -27,7 +27,7 @@ from craft_dag.jobs.partitions import category_partitions
 from craft_dag.parallel.scoring import score_category_sharded
 from craft_dag.resources import CulturePackResource, StorageResource
 from craft_dag.resources.curation import CurationScorersResource
-from craft_dag.resources.executor import ExecutorResource, ShardScorers
+from craft_dag.resources.executor import ExecutorResource, ShardScorers, shard_metadata
 from craft_dag.review.tasks_and_exports import (
     CONFIG_FILE,
     TASKS,
@@ -88,7 +88,7 @@ def image_scores(
     thresholds = effective(loaded.curation, category, _run_overrides(config))
     built = scorers.scorers(loaded.meta.source_language, warn=context.log.warning)
     store = storage.client()
-    shard_metadata: dict[str, object] = {}
+    shards: dict[str, object] = {}
     if executor.sharded:  # per-image scores by shard on Ray; grouping and decisions once
         sharded = score_category_sharded(
             store,
@@ -102,10 +102,7 @@ def image_scores(
             log=context.log.info,
         )
         result = sharded.result
-        shard_metadata = {
-            **sharded.report.summary(),
-            "shard_failures": MetadataValue.json(sharded.report.failures()),
-        }
+        shards = shard_metadata(sharded.report)
     else:
         result = score_category(store, category, thresholds, built, log=context.log.info)
     report = scores_report(result.table, thresholds, store.get_blob)
@@ -115,7 +112,7 @@ def image_scores(
             "dagster/column_schema": column_schema(result.table.schema),
             **report.decisions,
             "reused_scores": result.reused,
-            **shard_metadata,
+            **shards,
             "scorers": MetadataValue.json(built.describe()),
             "thresholds": MetadataValue.md(report.thresholds),
             "funnel": MetadataValue.md(report.funnel),

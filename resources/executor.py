@@ -4,11 +4,12 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, MetadataValue
 from pydantic import Field
 
 from craft_dag.curation.score import Scorers
 from craft_dag.parallel.engines import Engine, InProcessEngine, RayEngine
+from craft_dag.parallel.shards import ShardReport
 
 
 class ExecutorResource(ConfigurableResource):
@@ -46,6 +47,11 @@ class ExecutorResource(ConfigurableResource):
         return InProcessEngine()
 
 
+def shard_metadata(report: ShardReport) -> dict[str, Any]:
+    """A materialisation's shard counts and timings, and each failed shard's error."""
+    return {**report.summary(), "shard_failures": MetadataValue.json(report.failures())}
+
+
 _BUILT: dict[str, Scorers] = {}
 
 
@@ -73,3 +79,42 @@ class ShardScorers:
     @classmethod
     def of(cls, resource: ConfigurableResource, language: str) -> "ShardScorers":
         return cls({k: getattr(resource, k) for k in type(resource).model_fields}, language)
+
+
+_MODELS: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class BuiltOnWorker:
+    """Calls ``resource.<method>(*args)`` on a Ray worker, once per worker process.
+
+    A model (a captioner, a translator) does not pickle, and is big to ship; the resource's
+    plain settings do. Each worker (a Ray Data actor) rebuilds the resource from them and
+    builds its own model, kept for every shard that process runs.
+    """
+
+    resource: type
+    settings: dict[str, Any]
+    method: str
+    args: tuple = ()
+
+    def __call__(self) -> Any:
+        key = json.dumps(
+            [self.resource.__qualname__, self.settings, self.method, self.args],
+            sort_keys=True,
+            default=str,
+        )
+        if key not in _MODELS:
+            built = self.resource(**self.settings)
+            _MODELS[key] = getattr(built, self.method)(*self.args)
+        return _MODELS[key]
+
+    @classmethod
+    def of(cls, resource: ConfigurableResource, method: str, *args: Any) -> "BuiltOnWorker":
+        settings = {k: getattr(resource, k) for k in type(resource).model_fields}
+        return cls(type(resource), settings, method, tuple(args))
+
+    def describe(self) -> str:
+        """What is built, for the parts' fingerprints (the settings, never secrets' values)."""
+        shown = {k: v for k, v in self.settings.items() if "key" not in k and "token" not in k}
+        return json.dumps([self.resource.__name__, shown, self.method, self.args], default=str)

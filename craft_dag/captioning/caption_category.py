@@ -101,6 +101,7 @@ def caption_category(
     settings: GenerationSettings,
     rules: CaptionRules,
     batch_size: int = 8,
+    auto_captions: Callable[[list[dict]], dict[tuple[str, str], Any]] | None = None,
     log: Callable[[str], None] = lambda _: None,
 ) -> CaptionsResult:
     """Caption the category's ``filtered_images`` and write ``captions``.
@@ -108,15 +109,19 @@ def caption_category(
     ``names`` maps each entity to its names (native first, then English and aliases): the
     first is given to the captioner when ``settings.include_entity``, all of them to the
     linter's ``missing_entity`` rule. ``captioner`` may be None when the policy needs none.
+    ``auto_captions(rows)``, when given, writes the automatic captions instead of ``captioner``
+    in this process (``craft_dag.parallel.captioning``: by shard on Ray), with the same results.
     """
     filtered = store.read_table(FILTERED, category).to_pylist()
     human, problems = load_human_captions(store, category, filtered, source_language)
     wanted = [r for r in filtered if needs_auto(policy, (r["image_id"], r["entity_id"]) in human)]
     auto: dict[tuple[str, str], Any] = {}
-    if wanted:
+    if wanted and auto_captions is not None:
+        auto = auto_captions(wanted)
+    elif wanted:
         if captioner is None:
             raise ValueError(f"caption policy {policy!r} needs a captioner, and none is set")
-        auto = _auto_captions(
+        auto = write_auto_captions(
             store, wanted, names, category_name, captioner, settings, batch_size, log
         )
 
@@ -186,7 +191,7 @@ def caption_category(
     return result
 
 
-def _auto_captions(
+def write_auto_captions(
     store: Storage,
     rows: Sequence[Mapping[str, Any]],
     names: Mapping[str, Sequence[str]],

@@ -116,8 +116,11 @@ class _Run:
         storage: Storage,
         limits: CollectLimits,
         log: Callable[[str], None],
+        *,
+        checkpoint: bool = True,
     ) -> None:
         self.category = category
+        self.writes_checkpoint = checkpoint
         self.storage = storage
         self.limits = limits
         self.log = log
@@ -130,7 +133,7 @@ class _Run:
         self.last_progress = time.monotonic()
 
     def checkpoint(self) -> None:
-        if self.new_since_checkpoint < self.limits.checkpoint_every:
+        if not self.writes_checkpoint or self.new_since_checkpoint < self.limits.checkpoint_every:
             return
         self.storage.write_table(
             CHECKPOINT_IMAGES,
@@ -256,6 +259,128 @@ def _finalise(
     return image_rows, log_rows
 
 
+async def gather_candidates(
+    category: str,
+    entities: Sequence[EntityRef],
+    source: ImageSource,
+    downloader: Downloader,
+    limits: CollectLimits,
+    log: Callable[[str], None],
+) -> tuple[list[Candidate], int]:
+    """Every entity's candidates from ``source``, each entity's cut to the quota; and how many
+    the quota left out. A failed search is logged and that entity has none this run."""
+    searched = await asyncio.gather(
+        *(source.candidates(e, limits.per_query, downloader) for e in entities),
+        return_exceptions=True,
+    )
+    candidates: list[Candidate] = []
+    over_quota = 0
+    for entity, found in zip(entities, searched, strict=True):
+        if isinstance(found, FetchFailure):
+            log(f"{category}: search for {entity.entity_id} failed: {found}")
+            continue
+        if isinstance(found, BaseException):
+            raise found
+        candidates.extend(found[: limits.per_entity])
+        over_quota += max(0, len(found) - limits.per_entity)
+    if over_quota:
+        log(
+            f"{category}: {over_quota} candidates over the per-entity quota "
+            f"({limits.per_entity}) were left out"
+        )
+    return candidates, over_quota
+
+
+def prior_settled(
+    storage: Storage, category: str
+) -> tuple[dict[tuple[str, str], dict], dict[tuple[str, str], dict]]:
+    """What earlier runs settled, by (entity, url): stored images, and final failures only (a
+    retryable failure is tried again)."""
+    images = {
+        _key(r["entity_id"], r["url"]): r
+        for r in _prior(storage, IMAGES, CHECKPOINT_IMAGES, category)
+    }
+    failures = {
+        _key(r["entity_id"], r["url"]): r
+        for r in _prior(storage, FETCH_LOG, CHECKPOINT_LOG, category)
+        if r["reason"] in FINAL_REASONS
+    }
+    return images, failures
+
+
+@dataclass
+class Fetching:
+    """One run's outcome per (entity, url), before the rows are put in order."""
+
+    images: dict[tuple[str, str], dict]
+    failures: dict[tuple[str, str], dict]
+    fetched: int
+    reused: int
+
+
+async def fetch_candidates(
+    category: str,
+    candidates: Sequence[Candidate],
+    prior_images: dict[tuple[str, str], dict],
+    prior_failures: dict[tuple[str, str], dict],
+    source: ImageSource,
+    downloader: Downloader,
+    storage: Storage,
+    limits: CollectLimits,
+    log: Callable[[str], None],
+    *,
+    checkpoint: bool = True,
+) -> Fetching:
+    """Settle every candidate: carry over what ``prior_*`` settled (an image only while its
+    blob is stored), fetch, verify and store the rest. ``checkpoint`` writes the category's
+    checkpoint tables as it goes (a shard does not: it is redone whole)."""
+    run = _Run(category, storage, limits, log, checkpoint=checkpoint)
+    todo: list[Candidate] = []
+    reused = 0
+    for c in candidates:
+        key = _key(c.entity_id, c.url)
+        if key in prior_images and storage.has_blob(prior_images[key]["image_id"]):
+            run.images[key] = prior_images[key]
+            reused += 1
+        elif key in prior_failures:
+            run.failures[key] = prior_failures[key]
+            reused += 1
+        else:
+            todo.append(c)
+    run.total, run.done = len(candidates), reused
+    log(f"{category}: {len(candidates)} candidates; {reused} settled earlier, {len(todo)} to fetch")
+    await asyncio.gather(*(run.settle(c, source, downloader) for c in todo))
+    return Fetching(run.images, run.failures, run.fetched, reused)
+
+
+def collect_result(
+    candidates: Sequence[Candidate],
+    entities: Sequence[EntityRef],
+    fetching: Fetching,
+    over_quota: int,
+) -> CollectResult:
+    """The category's tables in their fixed order, with the counts for the materialisation."""
+    entity_order = {e.entity_id: i for i, e in enumerate(entities)}
+    image_rows, log_rows = _finalise(candidates, fetching.images, fetching.failures, entity_order)
+    images = pa.Table.from_pylist(image_rows, schema=IMAGE_SCHEMA)
+    fetch_log = pa.Table.from_pylist(log_rows, schema=LOG_SCHEMA)
+    outcomes = Counter({"ok": len(image_rows)}) + Counter(r["reason"] for r in log_rows)
+    coverage = {e.entity_id: 0 for e in entities}
+    for row in image_rows:
+        coverage[row["entity_id"]] += 1
+    return CollectResult(
+        images, fetch_log, fetching.fetched, fetching.reused, outcomes, coverage, over_quota
+    )
+
+
+def write_collected(storage: Storage, category: str, result: CollectResult) -> None:
+    """Write the category's ``raw_images`` and fetch log, then drop the checkpoint."""
+    storage.write_table(IMAGES, category, result.images)
+    storage.write_table(FETCH_LOG, category, result.fetch_log)
+    storage.delete_table(CHECKPOINT_IMAGES, category)
+    storage.delete_table(CHECKPOINT_LOG, category)
+
+
 async def _collect(
     category: str,
     entities: Sequence[EntityRef],
@@ -265,66 +390,16 @@ async def _collect(
     limits: CollectLimits,
     log: Callable[[str], None],
 ) -> CollectResult:
-    run = _Run(category, storage, limits, log)
-    prior_images = {
-        _key(r["entity_id"], r["url"]): r
-        for r in _prior(storage, IMAGES, CHECKPOINT_IMAGES, category)
-    }
-    prior_failures = {
-        _key(r["entity_id"], r["url"]): r
-        for r in _prior(storage, FETCH_LOG, CHECKPOINT_LOG, category)
-        if r["reason"] in FINAL_REASONS
-    }
-    entity_order = {e.entity_id: i for i, e in enumerate(entities)}
-
+    prior_images, prior_failures = prior_settled(storage, category)
     async with Downloader(config) as downloader:
-        searched = await asyncio.gather(
-            *(source.candidates(e, limits.per_query, downloader) for e in entities),
-            return_exceptions=True,
+        candidates, over_quota = await gather_candidates(
+            category, entities, source, downloader, limits, log
         )
-        candidates: list[Candidate] = []
-        over_quota = 0
-        for entity, found in zip(entities, searched, strict=True):
-            if isinstance(found, FetchFailure):
-                log(f"{category}: search for {entity.entity_id} failed: {found}")
-                continue
-            if isinstance(found, BaseException):
-                raise found
-            candidates.extend(found[: limits.per_entity])
-            over_quota += max(0, len(found) - limits.per_entity)
-        if over_quota:
-            log(
-                f"{category}: {over_quota} candidates over the per-entity quota "
-                f"({limits.per_entity}) were left out"
-            )
-
-        todo: list[Candidate] = []
-        reused = 0
-        for c in candidates:
-            key = _key(c.entity_id, c.url)
-            if key in prior_images and storage.has_blob(prior_images[key]["image_id"]):
-                run.images[key] = prior_images[key]
-                reused += 1
-            elif key in prior_failures:
-                run.failures[key] = prior_failures[key]
-                reused += 1
-            else:
-                todo.append(c)
-        run.total, run.done = len(candidates), reused
-        log(
-            f"{category}: {len(candidates)} candidates for {len(entities)} entities; "
-            f"{reused} settled earlier, {len(todo)} to fetch"
-        )
-        await asyncio.gather(*(run.settle(c, source, downloader) for c in todo))
-
-    image_rows, log_rows = _finalise(candidates, run.images, run.failures, entity_order)
-    images = pa.Table.from_pylist(image_rows, schema=IMAGE_SCHEMA)
-    fetch_log = pa.Table.from_pylist(log_rows, schema=LOG_SCHEMA)
-    outcomes = Counter({"ok": len(image_rows)}) + Counter(r["reason"] for r in log_rows)
-    coverage = {e.entity_id: 0 for e in entities}
-    for row in image_rows:
-        coverage[row["entity_id"]] += 1
-    return CollectResult(images, fetch_log, run.fetched, reused, outcomes, coverage, over_quota)
+        fetching = await fetch_candidates(
+            category, candidates, prior_images, prior_failures, source, downloader, storage,
+            limits, log,
+        )  # fmt: skip
+    return collect_result(candidates, entities, fetching, over_quota)
 
 
 def collect_category(
@@ -340,8 +415,5 @@ def collect_category(
     result = asyncio.run(
         _collect(category, entities, source, config, storage, limits or CollectLimits(), log)
     )
-    storage.write_table(IMAGES, category, result.images)
-    storage.write_table(FETCH_LOG, category, result.fetch_log)
-    storage.delete_table(CHECKPOINT_IMAGES, category)
-    storage.delete_table(CHECKPOINT_LOG, category)
+    write_collected(storage, category, result)
     return result

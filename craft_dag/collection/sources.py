@@ -6,6 +6,7 @@ folder sources straight from the file system or bucket.
 """
 
 import asyncio
+import copy
 import csv
 import html
 import io
@@ -43,6 +44,11 @@ class ImageSource(ABC):
 
     async def fetch(self, candidate: Candidate, downloader: Downloader) -> Fetched:
         return await downloader.fetch(candidate.url)
+
+    def for_workers(self) -> "ImageSource":
+        """What a fetch worker needs of this source (it fetches, never searches): all of it,
+        unless a source holds search state too big to ship to every shard."""
+        return self
 
 
 class LocalFolderSource(ImageSource):
@@ -166,6 +172,12 @@ class UrlManifestSource(ImageSource):
         for row in rows:
             if row.get("entity_id") and row.get("url"):
                 self._by_entity.setdefault(str(row["entity_id"]), []).append(row)
+
+    def for_workers(self) -> "UrlManifestSource":
+        """This source without the manifest's rows: a worker only fetches URLs it is given."""
+        light = copy.copy(self)
+        light._by_entity = {}
+        return light
 
     async def candidates(
         self, entity: EntityRef, per_query: int, downloader: Downloader

@@ -20,7 +20,7 @@ from craft_dag.curation.policy import EffectiveThresholds
 from craft_dag.curation.score import ScoreItem, Scorers, raw_scores_from_row, score_images
 from craft_dag.curation.score_category import CategoryScores, blob_loader, entity_texts
 from craft_dag.curation.tables import SCORES, scores_table
-from craft_dag.parallel.engines import Engine
+from craft_dag.parallel.engines import Engine, drive
 from craft_dag.parallel.shards import (
     ShardOutcome,
     ShardReport,
@@ -117,18 +117,7 @@ def score_category_sharded(
         f"{category}: {len(by_shard)} shards, {len(by_shard) - len(tasks)} reused, "
         f"{len(tasks)} to run on {engine.name}"
     )
-    for n, res in enumerate(engine.run(tasks), 1):
-        status = "failed" if res.error else "done"
-        report.outcomes.append(
-            ShardOutcome(res.shard, status, res.items, res.seconds, res.error, res.node)
-        )
-        on = f" on node {res.node[:8]}" if res.node else ""
-        line = (
-            f"shard {res.shard} {status} ({res.items} images, {res.seconds:.2f} s{on}) "
-            f"[{n}/{len(tasks)}]"
-        )
-        log(f"{line}: {res.error}" if res.error else line)
-    report.outcomes.sort(key=lambda o: o.shard)
+    drive(engine, tasks, report, log, unit="images")
     report.write_manifest(store, SHARDS_ASSET, category)
     if report.all_failed:
         raise RuntimeError(f"{category}: every shard failed: {report.failures()}")

@@ -26,6 +26,7 @@ since only the known wrong renderings are ever replaced.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -212,6 +213,11 @@ class GlossaryMatcher:
         return cls(
             merged_glossary(pack).terms, pack.meta.source_language, pack.meta.target_language
         )
+
+    def fingerprint(self) -> str:
+        """What the matcher holds, as a short digest: a changed term changes it."""
+        text = repr((self.source_language, self.target_language, self.terms))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
     def term(self, source: str) -> GlossaryTerm:
         """The glossary record of a term by its dictionary form."""

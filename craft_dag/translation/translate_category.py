@@ -48,6 +48,17 @@ TRANSLATED_SCHEMA = pa.schema(
 
 
 @dataclass
+class RowTranslations:
+    """What a ``translate_rows`` hook returns: the model's output by (image, entity), and why
+    a row has none."""
+
+    raw: dict[tuple[str, str], str]
+    failed: dict[tuple[str, str], str] = field(default_factory=dict)
+    backend: str = ""  # the translator's name and model, as the workers built it
+    model: str = ""
+
+
+@dataclass
 class TranslationResult:
     table: pa.Table
     counts: Counter = field(default_factory=Counter)
@@ -65,6 +76,7 @@ def translate_category(
     min_language_confidence: float = 0.5,
     signals: Callable[..., Any],
     memory: TranslationMemory | None = None,
+    translate_rows: Callable[[list[dict]], RowTranslations] | None = None,
     log: Callable[[str], None] = lambda _: None,
 ) -> TranslationResult:
     """Translate ``captions[category]`` into ``translated_captions[category]``.
@@ -72,6 +84,9 @@ def translate_category(
     ``matcher`` is a ``craft_dag.translation.glossary.GlossaryMatcher`` for the pack;
     ``signals(source, translation)`` returns ``QualitySignals``; a caption found in ``memory``
     takes the human translation and skips the model (the glossary check still runs).
+    ``translate_rows(rows)``, when given, makes the model's translations instead of
+    ``translator`` in this process (``craft_dag.parallel.translation``: by shard on Ray); a row
+    it could not translate is kept, not trainable, with the reason.
     """
     rows = [r for r in store.read_table(CAPTIONS, category).to_pylist() if r["included"]]
     memory = memory or TranslationMemory()
@@ -90,15 +105,29 @@ def translate_category(
         for source_row in native
         if (key := (source_row["image_id"], source_row["entity_id"])) in remembered
     }
-    if to_translate:
+    failed: dict[tuple[str, str], str] = {}
+    backend = getattr(translator, "name", "")
+    model = getattr(translator, "model", "")
+    if to_translate and translate_rows is not None:
+        found = translate_rows(to_translate)
+        failed, backend, model = found.failed, found.backend, found.model
+        translated.update(
+            {
+                key: glossary_checked(r["caption"], found.raw[key], matcher)
+                for r in to_translate
+                if (key := (r["image_id"], r["entity_id"])) in found.raw
+            }
+        )
+    elif to_translate:
         done = translate_with_glossary(
             translator, [r["caption"] for r in to_translate], settings, matcher
         )
         translated.update(
             {(r["image_id"], r["entity_id"]): t for r, t in zip(to_translate, done, strict=True)}
         )
+    if to_translate:
         log(
-            f"translated {len(done)} captions with {translator.model} "
+            f"translated {len(to_translate) - len(failed)} captions with {model} "
             f"in {time.perf_counter() - started:.1f} s"
         )
 
@@ -106,7 +135,9 @@ def translate_category(
     table_rows = []
     for r in rows:
         done = translated.get((r["image_id"], r["entity_id"]))
-        if done is not None:
+        if (r["image_id"], r["entity_id"]) in failed:  # the model never answered for it
+            source, output, english, hits, edits, misses = r["caption"], "", "", [], 0, []
+        elif done is not None:
             source, output, english = done.source, done.raw, done.text
             hits = sorted({h.source for h in done.hits})
             edits, misses = len(done.edits), sorted({m.source for m in done.misses})
@@ -114,6 +145,8 @@ def translate_category(
             source, output, english, hits, edits, misses = "", "", r["caption"], [], 0, []
         quality = signals(source or english, english)
         reasons = []
+        if (why := failed.get((r["image_id"], r["entity_id"]))) is not None:
+            reasons.append(f"translation failed: {why}")
         if misses:
             reasons.append("glossary miss: " + ";".join(misses))
         if quality.empty:
@@ -142,12 +175,12 @@ def translate_category(
                 "translation_backend": (
                     "memory"
                     if (key := (r["image_id"], r["entity_id"])) in remembered
-                    else (translator.name if done else "none (already in target)")
+                    else (backend if done or key in failed else "none (already in target)")
                 ),
                 "translation_model": (
                     remembered[key].where
                     if key in remembered
-                    else (translator.model if done else "")
+                    else (model if done or key in failed else "")
                 ),
                 "glossary_hits": hits,
                 "glossary_edits": edits,

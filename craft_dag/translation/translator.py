@@ -102,6 +102,21 @@ def translate_with_glossary(
     reported as a miss, never passed silently.
     """
     texts = list(texts)
+    raw = raw_translations(translator, texts, settings, glossary)
+    return [
+        glossary_checked(source, translation, glossary)
+        for source, translation in zip(texts, raw, strict=True)
+    ]
+
+
+def raw_translations(
+    translator: Translator,
+    texts: Sequence[str],
+    settings: TranslationSettings,
+    glossary: GlossaryMatcher,
+) -> list[str]:
+    """The model's translations of ``texts``, the glossary given to a backend that takes it."""
+    texts = list(texts)
     if getattr(translator, "accepts_glossary", False):
         raw = translator.translate(texts, settings, glossary=glossary)  # type: ignore[call-arg]
     else:
@@ -110,10 +125,7 @@ def translate_with_glossary(
         raise RuntimeError(
             f"translator {translator.name!r} returned {len(raw)} translations for {len(texts)} texts"
         )
-    return [
-        glossary_checked(source, translation, glossary)
-        for source, translation in zip(texts, raw, strict=True)
-    ]
+    return list(raw)
 
 
 def glossary_checked(

@@ -22,6 +22,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.support.image_server import image_server  # noqa: F401  (a fixture of the fetch tests)
+
 RAY = str(Path(sys.executable).with_name("ray"))
 OBJECT_STORE = str(200 * 1024 * 1024)
 
