@@ -1,9 +1,12 @@
-"""Where shards run: in this process (the default) or as Ray tasks on a local or remote cluster.
+"""Where shards run: in this process (the default) or on a local or remote Ray cluster.
 
 Both engines take the same ``ShardTask`` list and yield a ``ShardResult`` per shard as it
-finishes, so the caller logs progress as it happens. A shard that raises, or whose worker dies
-(Ray reports ``WorkerCrashedError`` and is told not to retry), is a failed result, never an
-exception out of ``run``: the partition goes on with the others.
+finishes, so the caller logs progress as it happens. ``run`` is for stages without a model
+(fetching, CPU scoring): on Ray, one task per shard. ``run_pooled`` is for model stages
+(captions, translations): on Ray, Ray Data ``map_batches`` over a fixed actor pool, each actor
+building the model once. A shard that raises, or whose worker dies (Ray reports
+``WorkerCrashedError`` and is told not to retry), is a failed result, never an exception out
+of the engine: the partition goes on with the others.
 """
 
 import functools

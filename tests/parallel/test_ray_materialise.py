@@ -1,5 +1,5 @@
-"""image_scores materialised through Dagster with the Ray executor: the in-process rows, and
-the shards' counts in the materialisation's metadata."""
+"""raw_images and image_scores materialised through Dagster with the Ray executor: the
+in-process rows, and the shards' counts in each materialisation's metadata."""
 
 from pathlib import Path
 
@@ -17,12 +17,14 @@ from craft_dag.resources import DownloaderResource, LocalFolderSourceResource
 from craft_dag.resources.curation import CurationScorersResource
 from craft_dag.resources.executor import ExecutorResource
 from craft_dag.storage import Storage
+from tests.collection.test_collect import settled
 from tests.orchestration.helpers import resources
 from tests.parallel.helpers import assert_same_rows
 
 pytestmark = pytest.mark.slow
 ASSETS = [pack_files, entities, raw_images, *curation_assets, *curation_checks]
 CATEGORY = "national_cuisine"
+SHARDED = ("raw_images", "image_scores")
 
 
 def _materialise(pack: Path, samples: Path, store: Path, executor: ExecutorResource):
@@ -41,7 +43,7 @@ def _materialise(pack: Path, samples: Path, store: Path, executor: ExecutorResou
         selection=["entities", "raw_images", "image_scores"],
     )
     assert result.success
-    return result.asset_materializations_for_node("image_scores")[0].metadata
+    return {s: result.asset_materializations_for_node(s)[0].metadata for s in SHARDED}
 
 
 def test_image_scores_through_ray(ray_cluster: str, ru_pack_copy: Path, tmp_path: Path) -> None:
@@ -55,8 +57,13 @@ def test_image_scores_through_ray(ray_cluster: str, ru_pack_copy: Path, tmp_path
         tmp_path / "b",
         ExecutorResource(engine="ray", address=ray_cluster, num_shards=3),
     )
-    assert md["shards"].value == 3 and md["shards_done"].value == 3
-    assert md["shards_failed"].value == 0
+    for stage in SHARDED:
+        assert md[stage]["shards"].value == 3 and md[stage]["shards_done"].value == 3, stage
+        assert md[stage]["shards_failed"].value == 0
+    a, b = Storage(str(tmp_path / "a")), Storage(str(tmp_path / "b"))
+    assert settled(b.read_table("raw_images", CATEGORY)) == settled(
+        a.read_table("raw_images", CATEGORY)
+    )
     assert_same_rows(
         Storage(str(tmp_path / "b")).read_table("image_scores", CATEGORY),
         Storage(str(tmp_path / "a")).read_table("image_scores", CATEGORY),
