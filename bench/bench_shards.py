@@ -226,6 +226,7 @@ def fetch_part(
     rows: list[FetchRow] = []
     notes: list[str] = []
     try:
+        server.restart()  # started first: its port is in the URLs, kept by every restart
         for n in counts:
             these = names[:n]
             urls = [server.url(f"/img/{name}") for name in these]
