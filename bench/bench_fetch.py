@@ -236,14 +236,10 @@ def _craft_config(concurrency: int):  # -> DownloaderConfig
     )
 
 
-def _collect(urls: list[str], work: Path, concurrency: int) -> tuple[int, float, dict[str, int]]:
-    """One collect_category run into a new Storage under ``work``: (stored, seconds, outcomes)."""
-    from craft_dag.collection.collect_category import IMAGES, CollectLimits, collect_category
+def url_manifest(urls: list[str], work: Path) -> tuple[Path, list]:
+    """``urls`` as a manifest CSV in ``work``, round-robin over ``ENTITIES`` entities."""
     from craft_dag.collection.records import EntityRef
-    from craft_dag.collection.sources import UrlManifestSource
-    from craft_dag.storage import Storage
 
-    work.mkdir(parents=True)
     manifest = work / "urls.csv"
     with manifest.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -252,6 +248,17 @@ def _collect(urls: list[str], work: Path, concurrency: int) -> tuple[int, float,
     entities = [
         EntityRef(f"e{i}", CATEGORY, f"e{i}", f"entity {i}", (f"e{i}",)) for i in range(ENTITIES)
     ]
+    return manifest, entities
+
+
+def _collect(urls: list[str], work: Path, concurrency: int) -> tuple[int, float, dict[str, int]]:
+    """One collect_category run into a new Storage under ``work``: (stored, seconds, outcomes)."""
+    from craft_dag.collection.collect_category import IMAGES, CollectLimits, collect_category
+    from craft_dag.collection.sources import UrlManifestSource
+    from craft_dag.storage import Storage
+
+    work.mkdir(parents=True)
+    manifest, entities = url_manifest(urls, work)
     storage = Storage(str(work / "store"))
     # The per-entity quota (default 40) bounds a manifest's rows per entity: lift it.
     limits = CollectLimits(per_query=len(urls), per_entity=len(urls))

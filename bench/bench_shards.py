@@ -22,7 +22,6 @@ on Ray: the driver holds ids and scores, never images.
 """
 
 import argparse
-import csv
 import io
 import time
 import tracemalloc
@@ -147,22 +146,6 @@ def driver_peak(store: Storage, resource: CurationScorersResource, shards: int) 
 # --- fetch and verify --------------------------------------------------------------------
 
 
-def _manifest(urls: list[str], work: Path) -> tuple[str, list]:
-    from bench.bench_fetch import ENTITIES
-    from craft_dag.collection.records import EntityRef
-
-    work.mkdir(parents=True, exist_ok=True)
-    manifest = work / "urls.csv"
-    with manifest.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["entity_id", "url"])
-        writer.writerows((f"e{i % ENTITIES}", url) for i, url in enumerate(urls))
-    entities = [
-        EntityRef(f"e{i}", CATEGORY, f"e{i}", f"entity {i}", (f"e{i}",)) for i in range(ENTITIES)
-    ]
-    return str(manifest), entities
-
-
 def collect_once(
     urls: list[str], work: Path, engine, shards: int, workers: int
 ) -> tuple[int, float]:
@@ -173,15 +156,16 @@ def collect_once(
     ``CONCURRENCY * workers`` shared out among them (so ``CONCURRENCY`` each, as img2dataset's
     threads per process).
     """
-    from bench.bench_fetch import _craft_config
+    from bench.bench_fetch import _craft_config, url_manifest
     from craft_dag.collection.collect_category import CollectLimits, collect_category
     from craft_dag.collection.sources import UrlManifestSource
     from craft_dag.parallel.fetching import collect_category_sharded
 
-    manifest, entities = _manifest(urls, work)
+    work.mkdir(parents=True, exist_ok=True)
+    manifest, entities = url_manifest(urls, work)
     store = Storage(str(work / "store"))
     limits = CollectLimits(per_query=len(urls), per_entity=len(urls))
-    source = UrlManifestSource(manifest)
+    source = UrlManifestSource(str(manifest))
     started = time.perf_counter()
     if engine is None:
         config = _craft_config(CONCURRENCY)
