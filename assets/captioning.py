@@ -13,17 +13,16 @@ from dagster import (
 from pydantic import Field
 
 from craft_dag.assets.curation import filtered_images
-from craft_dag.assets.metadata import column_schema
+from craft_dag.assets.metadata import table_metadata, warn_problems
 from craft_dag.assets.sources import storage_export_source
 from craft_dag.captioning.caption_category import CAPTIONS, caption_category
 from craft_dag.captioning.choose import POLICIES
 from craft_dag.captioning.summary import entity_names, summarise_captions
 from craft_dag.jobs.partitions import category_partitions
-from craft_dag.parallel.captioning import ShardedCaptions
-from craft_dag.parallel.translation import ShardedTranslations
 from craft_dag.resources import CulturePackResource, StorageResource
 from craft_dag.resources.captioning import CaptionerResource, TranslatorResource
-from craft_dag.resources.executor import BuiltOnWorker, ExecutorResource, shard_metadata
+from craft_dag.resources.executor import ExecutorResource, shard_metadata
+from craft_dag.translation.glossary import GlossaryMatcher
 from craft_dag.translation.memory import MEMORY, load_memory
 from craft_dag.translation.summary import summarise_translations
 from craft_dag.translation.translate_category import TRANSLATED, translate_category
@@ -64,14 +63,11 @@ def captions(
     store = storage.client()
     names = entity_names(store.read_table("entities", category).to_pylist())
     category_name = loaded.category(category).english_name
-    sharded = None
-    if executor.sharded and config.policy != "human_only":  # the captioner on each worker
-        setup = BuiltOnWorker.of(captioner, "captioner")
-        sharded = ShardedCaptions(
-            store, category, executor.build(), setup, setup.describe(), names, category_name,
-            captioner.settings(), captioner.batch_size, executor.num_shards,
-            storage.storage_options(), context.log.info,
-        )  # fmt: skip
+    sharded = None  # with the captioner built on each worker
+    if config.policy != "human_only":
+        sharded = executor.captions(
+            captioner, storage, category, names, category_name, context.log.info
+        )
     result = caption_category(
         store,
         category,
@@ -86,13 +82,11 @@ def captions(
         auto_captions=sharded,
         log=context.log.info,
     )
-    for problem in result.problems[:20]:
-        context.log.warning(f"human captions: {problem.where}:{problem.line}: {problem.message}")
+    warn_problems(context.log.warning, "human captions", result.problems)
     summary = summarise_captions(result, tiny_model=captioner.backend == "tiny")
     return MaterializeResult(
         metadata={
-            "dagster/row_count": result.table.num_rows,
-            "dagster/column_schema": column_schema(result.table.schema),
+            **table_metadata(result.table),
             "policy": config.policy,
             "included": summary.included,
             "outcomes": MetadataValue.json(summary.outcomes),
@@ -161,26 +155,17 @@ def translated_captions(
     translator: TranslatorResource,
     executor: ExecutorResource,
 ) -> MaterializeResult:
-    from craft_dag.translation.glossary import GlossaryMatcher
-    from craft_dag.translation.quality import quality_signals
-
     category = context.partition_key
     loaded = pack.load()
     source, target = loaded.meta.source_language, loaded.meta.target_language
     store = storage.client()
     memory, problems = load_memory(store, category)
-    for problem in problems[:20]:
-        context.log.warning(
-            f"translation memory: {problem.where}:{problem.line}: {problem.message}"
-        )
+    warn_problems(context.log.warning, "translation memory", problems)
     matcher = GlossaryMatcher.for_pack(loaded)  # glossary.yaml and catalog entities
-    sharded = None
-    if executor.sharded:  # the translator on each worker; glossary and checks here
-        setup = BuiltOnWorker.of(translator, "translator", source, target)
-        sharded = ShardedTranslations(
-            store, category, executor.build(), setup, setup.describe(), translator.settings(),
-            matcher, executor.num_shards, storage.storage_options(), context.log.info,
-        )  # fmt: skip
+    # The translator on each worker when sharded; the glossary and the checks stay here.
+    sharded = executor.translations(
+        translator, storage, category, matcher, source, target, context.log.info
+    )
     result = translate_category(
         store,
         category,
@@ -190,7 +175,7 @@ def translated_captions(
         translate_rows=sharded,
         target_language=target,
         min_language_confidence=translator.min_language_confidence,
-        signals=lambda s, t: quality_signals(s, t, target_language=target),
+        signals=translator.signals(target),
         memory=memory,
         log=context.log.info,
     )
@@ -200,8 +185,7 @@ def translated_captions(
     )  # fmt: skip
     return MaterializeResult(
         metadata={
-            "dagster/row_count": result.table.num_rows,
-            "dagster/column_schema": column_schema(result.table.schema),
+            **table_metadata(result.table),
             "trainable": summary.trainable,
             "from_translation_memory": summary.from_translation_memory,
             "glossary_edits": summary.glossary_edits,

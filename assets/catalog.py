@@ -12,7 +12,7 @@ from dagster import (
     asset_check,
 )
 
-from craft_dag.assets.metadata import column_schema
+from craft_dag.assets.metadata import table_metadata
 from craft_dag.assets.sources import pack_source
 from craft_dag.catalog.tables import (
     duplicate_entity_ids,
@@ -54,8 +54,7 @@ def entities(
     context.log.info(f"{category}: {table.num_rows} entities, {queries} queries -> {ref.uri}")
     return MaterializeResult(
         metadata={
-            "dagster/row_count": table.num_rows,
-            "dagster/column_schema": column_schema(table.schema),
+            **table_metadata(table),
             "queries": queries,
             "category": loaded.category(category).english_name,
             "uri": MetadataValue.path(ref.uri),

@@ -15,7 +15,7 @@ from dagster import (
 from pydantic import Field
 
 from craft_dag.assets.catalog import entities
-from craft_dag.assets.metadata import column_schema
+from craft_dag.assets.metadata import table_metadata
 from craft_dag.collection.collect_category import FETCH_LOG, IMAGES, CollectLimits, collect_category
 from craft_dag.collection.report import coverage_markdown, outcomes_markdown, sample_sheet
 from craft_dag.collection.sources import entity_refs
@@ -77,8 +77,7 @@ def raw_images(
     names = {r["entity_id"]: r["native_name"] for r in rows}
     missing = sorted(e for e, n in result.coverage.items() if n == 0)
     metadata = {
-        "dagster/row_count": result.images.num_rows,
-        "dagster/column_schema": column_schema(result.images.schema),
+        **table_metadata(result.images),
         "failures": result.fetch_log.num_rows,
         "fetched_this_run": result.fetched,
         "carried_over": result.reused,

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from craft_dag import markdown
 from craft_dag.assets.collection import raw_images
-from craft_dag.assets.metadata import column_schema
+from craft_dag.assets.metadata import table_metadata, warn_problems
 from craft_dag.assets.sources import pack_source, storage_export_source
 from craft_dag.collection.collect_category import IMAGES
 from craft_dag.curation.filtering import FILTERED, coverage_gaps, filter_images
@@ -108,8 +108,7 @@ def image_scores(
     report = scores_report(result.table, thresholds, store.get_blob)
     return MaterializeResult(
         metadata={
-            "dagster/row_count": result.table.num_rows,
-            "dagster/column_schema": column_schema(result.table.schema),
+            **table_metadata(result.table),
             **report.decisions,
             "reused_scores": result.reused,
             **shards,
@@ -234,8 +233,7 @@ def filtered_images(
     category = context.partition_key
     store = storage.client()
     review = load_review(store, category)
-    for problem in review.problems[:20]:
-        context.log.warning(f"review export: {problem.where}:{problem.line}: {problem.message}")
+    warn_problems(context.log.warning, "review export", review.problems)
     entity_ids = store.read_table("entities", category)["entity_id"].to_pylist()
     result = filter_images(
         store.read_table(SCORES, category).to_pylist(),
@@ -253,8 +251,7 @@ def filtered_images(
     )
     return MaterializeResult(
         metadata={
-            "dagster/row_count": result.table.num_rows,
-            "dagster/column_schema": column_schema(result.table.schema),
+            **table_metadata(result.table),
             "review": "required" if config.review else "off (automatic keep only)",
             "export_files": MetadataValue.json(review.files),
             "human_decisions": len(resolution.decisions),

@@ -1,7 +1,13 @@
-"""Materialization metadata helpers shared by the assets."""
+"""Materialization metadata and log helpers shared by the assets."""
+
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import pyarrow as pa
 from dagster import TableColumn, TableSchema
+
+# A few bad rows name themselves in the log; the rest are counted in the metadata.
+SHOWN_PROBLEMS = 20
 
 
 def column_schema(schema: pa.Schema) -> TableSchema:
@@ -9,3 +15,17 @@ def column_schema(schema: pa.Schema) -> TableSchema:
     return TableSchema(
         columns=[TableColumn(name=f.name, type=str(f.type), description=None) for f in schema]
     )
+
+
+def table_metadata(table: pa.Table) -> dict[str, Any]:
+    """Dagster's row count and column schema of the table an asset wrote."""
+    return {
+        "dagster/row_count": table.num_rows,
+        "dagster/column_schema": column_schema(table.schema),
+    }
+
+
+def warn_problems(warn: Callable[[str], None], source: str, problems: Sequence[Any]) -> None:
+    """Logs the first bad rows of a people's file (a review export, a memory, a CSV)."""
+    for problem in problems[:SHOWN_PROBLEMS]:
+        warn(f"{source}: {problem.where}:{problem.line}: {problem.message}")

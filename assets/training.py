@@ -25,7 +25,7 @@ from pydantic import Field
 
 from craft_dag import markdown
 from craft_dag.assets.captioning import translated_captions
-from craft_dag.assets.metadata import column_schema
+from craft_dag.assets.metadata import table_metadata
 from craft_dag.imaging.contact_sheet import png_markdown
 from craft_dag.jobs.partitions import category_partitions
 from craft_dag.resources import CulturePackResource, StorageResource
@@ -107,8 +107,7 @@ def training_shards(
                 for e in result.weights.entities]  # fmt: skip
     return MaterializeResult(
         metadata={
-            "dagster/row_count": result.table.num_rows,
-            "dagster/column_schema": column_schema(result.table.schema),
+            **table_metadata(result.table),
             "mode": config.mode,
             "samples": result.weights.samples,
             "effective_samples": round(result.weights.effective, 2),
@@ -209,8 +208,7 @@ def training_dataset(
     counts = full.counts
     return MaterializeResult(
         metadata={
-            "dagster/row_count": full.table.num_rows,
-            "dagster/column_schema": column_schema(full.table.schema),
+            **table_metadata(full.table),
             "samples": counts["samples"],
             "effective_samples": counts["effective_samples"],
             "entities": counts["entities"],

@@ -1,5 +1,7 @@
 """The captioner and the translator as configurable resources, one backend chosen in config."""
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from dagster import ConfigurableResource
@@ -99,6 +101,12 @@ class TranslatorResource(ConfigurableResource):
         from craft_dag.translation.translator import TranslationSettings
 
         return TranslationSettings(num_beams=self.num_beams, batch_size=self.batch_size)
+
+    def signals(self, target_language: str) -> Callable[[str, str], Any]:
+        """The cheap quality signals of (source, translation); lingua loads on first use."""
+        from craft_dag.translation.quality import quality_signals
+
+        return partial(quality_signals, target_language=target_language)
 
     def translator(self, source_language: str, target_language: str) -> Any:
         if self.backend not in TRANSLATION_BACKENDS:

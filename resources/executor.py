@@ -1,6 +1,7 @@
 """Where the work inside a category runs: in this process (the default) or on Ray, by shard."""
 
 import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -8,8 +9,11 @@ from dagster import ConfigurableResource, MetadataValue
 from pydantic import Field
 
 from craft_dag.curation.score import Scorers
+from craft_dag.parallel.captioning import ShardedCaptions
 from craft_dag.parallel.engines import Engine, InProcessEngine, RayEngine
 from craft_dag.parallel.shards import ShardReport
+from craft_dag.parallel.translation import ShardedTranslations
+from craft_dag.resources.storage import StorageResource
 
 
 class ExecutorResource(ConfigurableResource):
@@ -45,6 +49,44 @@ class ExecutorResource(ConfigurableResource):
                 object_store_memory=self.object_store_memory,
             )
         return InProcessEngine()
+
+    def captions(
+        self,
+        captioner: ConfigurableResource,
+        storage: StorageResource,
+        category: str,
+        names: Mapping[str, Sequence[str]],
+        category_name: str,
+        log: Callable[[str], None],
+    ) -> ShardedCaptions | None:
+        """The ``auto_captions`` hook when sharded (the captioner built on each worker)."""
+        if not self.sharded:
+            return None
+        setup = BuiltOnWorker.of(captioner, "captioner")
+        return ShardedCaptions(
+            storage.client(), category, self.build(), setup, setup.describe(), names,
+            category_name, captioner.settings(), captioner.batch_size, self.num_shards,
+            storage.storage_options(), log,
+        )  # fmt: skip
+
+    def translations(
+        self,
+        translator: ConfigurableResource,
+        storage: StorageResource,
+        category: str,
+        matcher: Any,
+        source: str,
+        target: str,
+        log: Callable[[str], None],
+    ) -> ShardedTranslations | None:
+        """The ``translate_rows`` hook when sharded (the translator built on each worker)."""
+        if not self.sharded:
+            return None
+        setup = BuiltOnWorker.of(translator, "translator", source, target)
+        return ShardedTranslations(
+            storage.client(), category, self.build(), setup, setup.describe(),
+            translator.settings(), matcher, self.num_shards, storage.storage_options(), log,
+        )  # fmt: skip
 
 
 def shard_metadata(report: ShardReport) -> dict[str, Any]:
