@@ -20,7 +20,7 @@ re-exports their public names.
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -95,9 +95,16 @@ def score_images(
     scorers: Scorers | None = None,
     *,
     prior: Mapping[tuple[str, str], RawScores] | None = None,
+    thumbnails: MutableMapping[tuple[str, str], np.ndarray] | None = None,
     log: Callable[[str], None] = lambda _: None,
 ) -> list[ScoredImage]:
-    """Score ``items`` and decide on each; the result is in the order of ``items``."""
+    """Score ``items`` and decide on each; the result is in the order of ``items``.
+
+    ``thumbnails``, by (key, entity): the crop screen's coarse thumbnails. Read for the images
+    whose scores are in ``prior``, so that their near-duplicate groups are ranked without a
+    second decode (a member without one is decoded again if its group needs it); filled in for
+    the images decoded here, so that a caller can keep them beside the scores.
+    """
     scorers = scorers or Scorers()
     prior = prior or {}
     t = thresholds.values
@@ -108,15 +115,20 @@ def score_images(
     coarse: dict[int, np.ndarray] = {}
     reused = 0
     for n, item in enumerate(items, 1):
-        known = prior.get((item.key, item.entity_id))
+        key = (item.key, item.entity_id)
+        known = prior.get(key)
         if known is not None:
             raws.append(known)
             reused += 1
+            if thumbnails is not None and key in thumbnails:
+                coarse[n - 1] = thumbnails[key]
         else:
             raw, thumb = _cpu(item)
             raws.append(raw)
             if thumb is not None:
                 coarse[n - 1] = thumb
+                if thumbnails is not None:
+                    thumbnails[key] = thumb
         if n % 200 == 0:
             log(f"CPU scores: {n}/{len(items)} images")
     log(

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image
-from scipy.sparse.csgraph import connected_components
 
 from craft_dag.curation.keeper import (
     CROP_FRACTIONS,
@@ -39,15 +38,12 @@ def confirmed_groups(scored: list[tuple[ScoreItem, RawScores]], radius: int) -> 
     rough = group_near_duplicates([scored[i][1].dhash for i in ok], radius)
     confirmed: list[list[int]] = []
     for group in rough:
-        members = np.array([ok[g] for g in group])
-        phashes = np.array([scored[m][1].phash for m in members], dtype=np.uint64)
-        # Components of the pHash-confirmed edges inside the (small) dHash group.
-        close = np.bitwise_count(phashes[:, None] ^ phashes[None, :]) <= radius
-        count, labels = connected_components(close, directed=False)
-        for label in range(count):
-            part = members[labels == label]
-            if len(part) > 1:
-                confirmed.append(sorted(part.tolist()))
+        members = [ok[g] for g in group]
+        # Components of the pHash-confirmed edges inside the dHash group, found through the
+        # same index as the dHash groups: a pairwise matrix would take memory quadratic in the
+        # group, and a dHash group can be the whole category (smooth, alike pictures chain).
+        for part in group_near_duplicates([scored[m][1].phash for m in members], radius):
+            confirmed.append(sorted(members[p] for p in part))
     confirmed.sort(key=lambda g: g[0])
     return confirmed
 

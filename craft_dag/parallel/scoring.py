@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from craft_dag.collection.collect_category import IMAGES
@@ -34,6 +35,7 @@ from craft_dag.parallel.shards import (
 from craft_dag.storage import Storage
 
 SHARDS_ASSET = "image_scores_shards"
+THUMBNAIL, THUMBNAIL_SHAPE = "coarse_thumbnail", "coarse_thumbnail_shape"
 
 
 @dataclass(frozen=True)
@@ -58,12 +60,40 @@ def score_shard(task: ScoreShard) -> int:
         update={"values": task.thresholds.values.model_copy(update={"duplicate_radius": None})}
     )
     items = [ScoreItem(i, e, blob_loader(store, i), texts) for i, e, texts in task.rows]
-    scored = score_images(items, per_image, scorers)
+    thumbnails: dict[tuple[str, str], np.ndarray] = {}
+    scored = score_images(items, per_image, scorers, thumbnails=thumbnails)
     table = scores_table(
         scored, category=task.category, thresholds="shard", scorers=scorers.version
     )
+    table = with_thumbnails(table, thumbnails)
     write_part(store, SHARDS_ASSET, task.category, task.shard, table, task.fingerprint)
     return table.num_rows
+
+
+def with_thumbnails(table: pa.Table, thumbnails: dict[tuple[str, str], np.ndarray]) -> pa.Table:
+    """The scores with each image's coarse thumbnail (~1.7 KB of uint8) and its shape.
+
+    What lets the whole-category pass rank a near-duplicate group without decoding its members
+    again; the driver then holds these small arrays, never the images.
+    """
+    found = [
+        thumbnails.get((i, e))
+        for i, e in zip(table["image_id"].to_pylist(), table["entity_id"].to_pylist(), strict=True)
+    ]
+    return table.append_column(
+        THUMBNAIL, pa.array([t.tobytes() if t is not None else None for t in found], pa.binary())
+    ).append_column(
+        THUMBNAIL_SHAPE,
+        pa.array([list(t.shape) if t is not None else None for t in found], pa.list_(pa.int32())),
+    )
+
+
+def thumbnails_of(row: dict) -> np.ndarray | None:
+    """The coarse thumbnail a part row holds (None in parts written without them)."""
+    data, shape = row.get(THUMBNAIL), row.get(THUMBNAIL_SHAPE)
+    if data is None or shape is None:
+        return None
+    return np.frombuffer(data, dtype=np.uint8).reshape(shape)
 
 
 @dataclass(frozen=True)
@@ -124,18 +154,22 @@ def score_category_sharded(
 
     failed = {o.shard for o in report.outcomes if o.status == "failed"}
     prior = {}
+    thumbnails = {}
     for shard in by_shard:
         if shard in failed:
             continue
         table, _ = read_part(store, SHARDS_ASSET, category, shard)
         for r in table.to_pylist():
-            prior[(r["image_id"], r["entity_id"])] = raw_scores_from_row(r)
+            key = (r["image_id"], r["entity_id"])
+            prior[key] = raw_scores_from_row(r)
+            if (thumb := thumbnails_of(r)) is not None:
+                thumbnails[key] = thumb
     keep = [r for s, members in by_shard.items() if s not in failed for r in members]
     order = {(i, e): n for n, (i, e, _) in enumerate(rows)}
     keep.sort(key=lambda r: order[(r[0], r[1])])
     items = [ScoreItem(i, e, blob_loader(store, i), t) for i, e, t in keep]
     started = time.perf_counter()
-    scored = score_images(items, thresholds, local, prior=prior, log=log)
+    scored = score_images(items, thresholds, local, prior=prior, thumbnails=thumbnails, log=log)
     log(f"{category}: whole-category steps in {time.perf_counter() - started:.2f} s")
     table: pa.Table = scores_table(
         scored, category=category, thresholds=thresholds.fingerprint(), scorers=local.version

@@ -110,3 +110,46 @@ def test_every_shard_failing_fails_the_category(
             InProcessEngine(),
             num_shards=2,
         )
+
+
+def _counting_loads(monkeypatch: pytest.MonkeyPatch, module) -> list[str]:
+    loads: list[str] = []
+    real = module.blob_loader
+
+    def counting(store: Storage, image_id: str):
+        load = real(store, image_id)
+
+        def counted() -> bytes:
+            loads.append(image_id)
+            return load()
+
+        return counted
+
+    monkeypatch.setattr(module, "blob_loader", counting)
+    return loads
+
+
+def test_the_whole_category_pass_decodes_only_what_in_process_decodes_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parts carry each image's coarse thumbnail, so ranking a near-duplicate group on the
+    driver decodes only the members whose crop screen passed, as in-process: never every
+    member (the driver would then decode a category's images)."""
+    from craft_dag.curation import score_category as in_process
+
+    store = sample_category(tmp_path)
+    thresholds = effective(CurationPolicy(), "all")
+    in_process_loads = _counting_loads(monkeypatch, in_process)
+    whole = score_category(store, "all", thresholds, Scorers()).table
+    images = whole.num_rows
+    second_decodes = len(in_process_loads) - images  # each image once, then the crop checks
+    assert second_decodes < sum(r["dup_group"] >= 0 for r in whole.to_pylist())
+
+    score_category_sharded(store, "all", thresholds, Scorers(), InProcessEngine(), num_shards=4)
+    driver_loads = _counting_loads(monkeypatch, scoring)
+    again = score_category_sharded(
+        store, "all", thresholds, Scorers(), InProcessEngine(), num_shards=4
+    )
+    assert again.report.count("reused") == len(again.report.outcomes)  # only the driver ran
+    assert len(driver_loads) == second_decodes
+    assert_same_rows(again.result.table, whole)

@@ -261,3 +261,31 @@ def test_choose_keepers_keeps_the_best_of_each_group() -> None:
         choose_keepers([[0, 1], [1, 2]], quality)
     with pytest.raises(IndexError):
         choose_keepers([[0, 9]], quality)
+
+
+def test_confirmed_groups_are_phash_components_inside_dhash_groups() -> None:
+    """Both hashes must agree; a dHash group as large as the category (alike pictures chain)
+    is split by pHash through the index, never a pairwise matrix of the whole group."""
+    from craft_dag.curation.score_duplicates import confirmed_groups
+    from craft_dag.curation.score_records import RawScores, ScoreItem
+
+    rng = random.Random(7)
+    n, radius = 3000, 6
+    dhashes = [0] * n  # one dHash group of everything
+    phashes = _planted_hashes(rng, n, radius)
+    scored = [
+        (ScoreItem(str(i), "e", lambda: b""), RawScores("ok", dhash=d, phash=p))
+        for i, (d, p) in enumerate(zip(dhashes, phashes, strict=True))
+    ]
+    scored[5] = (scored[5][0], RawScores("error", error="unreadable: x"))
+    ok = [i for i in range(n) if i != 5]
+    expected = [
+        sorted(ok[j] for j in group)
+        for group in _brute_force_groups([phashes[i] for i in ok], radius)
+    ]
+    assert confirmed_groups(scored, radius) == sorted(expected, key=lambda g: g[0])
+    # Far apart in dHash: no group, however alike in pHash.
+    apart = [
+        (item, RawScores("ok", dhash=rng.getrandbits(64), phash=0)) for item, _ in scored[:50]
+    ]
+    assert confirmed_groups(apart, radius) == []
