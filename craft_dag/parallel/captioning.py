@@ -19,8 +19,8 @@ import pyarrow as pa
 from craft_dag.captioning.caption_category import write_auto_captions
 from craft_dag.captioning.captioner import CaptionResult, GenerationSettings
 from craft_dag.parallel.engines import Engine
-from craft_dag.parallel.model_shards import run_model_shards
-from craft_dag.parallel.shards import ShardReport, shard_of
+from craft_dag.parallel.model_shards import image_entity_key, run_model_shards
+from craft_dag.parallel.shards import ShardReport
 from craft_dag.storage import Storage
 
 CAPTION_PARTS = "captions_shards"
@@ -34,10 +34,6 @@ PART_SCHEMA = pa.schema(
         ("params", pa.string()),  # JSON
     ]
 )
-
-
-def _key(row: Mapping[str, Any]) -> str:
-    return f"{row['image_id']}\0{row['entity_id']}"
 
 
 @dataclass(frozen=True)
@@ -100,7 +96,7 @@ class ShardedCaptions:
         )
         done = run_model_shards(
             self.store, CAPTION_PARTS, self.category, wanted,
-            key=_key, settings=settings, setup=self.setup,
+            key=image_entity_key, settings=settings, setup=self.setup,
             work=CaptionWork(names, self.category_name, self.settings, self.batch_size),
             engine=self.engine, num_shards=self.num_shards,
             storage_options=self.storage_options, unit="images", log=self.log,
@@ -112,12 +108,6 @@ class ShardedCaptions:
             )
             for r in done.rows
         }
-        failures = {int(s): e for s, e in done.report.failures().items()}
-        for r in wanted:
-            key = (r["image_id"], r["entity_id"])
-            shard = shard_of(_key(r), self.num_shards)
-            if key not in out and shard in failures:
-                out[key] = CaptionResult(
-                    r["image_id"], "", error=f"shard {shard} failed: {failures[shard]}"
-                )
+        for r, why in done.failed:  # counted and excluded, captioned again next time
+            out[(r["image_id"], r["entity_id"])] = CaptionResult(r["image_id"], "", error=why)
         return out

@@ -9,7 +9,7 @@ Data ``map_batches`` over an actor pool on Ray (the model loads once per actor, 
 where set), one model in this process otherwise.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,11 @@ from craft_dag.parallel.shards import (
 from craft_dag.storage import Storage
 
 Work = Callable[[Any, Storage, list[dict]], pa.Table]
+
+
+def image_entity_key(row: Mapping[str, Any]) -> str:
+    """The shard key of a caption or translation: its (image, entity), stable across runs."""
+    return f"{row['image_id']}\0{row['entity_id']}"
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,7 @@ def run_model_shard(model: Any, task: ModelShard) -> int:
 class ModelShardsResult:
     rows: list[dict]  # every part's rows of the shards that did not fail
     report: ShardReport
+    failed: list[tuple[dict, str]]  # each item of a failed shard, and why ("shard 3 failed: ...")
 
 
 def run_model_shards(
@@ -103,7 +109,12 @@ def run_model_shards(
     if report.all_failed:
         raise RuntimeError(f"{category}: every shard failed: {report.failures()}")
     out: list[dict] = []
+    failed: list[tuple[dict, str]] = []
+    errors = {int(s): e for s, e in report.failures().items()}
     for outcome in report.outcomes:
-        if outcome.status != "failed":
+        if outcome.status == "failed":
+            why = f"shard {outcome.shard} failed: {errors.get(outcome.shard, 'unknown error')}"
+            failed += [(r, why) for r in by_shard[outcome.shard]]
+        else:
             out += read_part(store, asset, category, outcome.shard)[0].to_pylist()
-    return ModelShardsResult(out, report)
+    return ModelShardsResult(out, report, failed)

@@ -9,15 +9,15 @@ of a failed shard stays in the table, not trainable, with the shard's error as i
 """
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
 
 from craft_dag.parallel.engines import Engine
-from craft_dag.parallel.model_shards import run_model_shards
-from craft_dag.parallel.shards import ShardReport, shard_of
+from craft_dag.parallel.model_shards import image_entity_key, run_model_shards
+from craft_dag.parallel.shards import ShardReport
 from craft_dag.storage import Storage
 from craft_dag.translation.translate_category import RowTranslations
 from craft_dag.translation.translator import raw_translations
@@ -32,10 +32,6 @@ PART_SCHEMA = pa.schema(
         ("model", pa.string()),
     ]
 )
-
-
-def _key(row: Mapping[str, Any]) -> str:
-    return f"{row['image_id']}\0{row['entity_id']}"
 
 
 @dataclass(frozen=True)
@@ -95,7 +91,8 @@ class ShardedTranslations:
         done = run_model_shards(
             self.store, TRANSLATION_PARTS, self.category, wanted,
             # An edited caption reruns its shard: the caption is in the part's fingerprint.
-            key=_key, content=lambda r: f"{_key(r)}\0{r['caption']}", settings=settings,
+            key=image_entity_key, content=lambda r: f"{image_entity_key(r)}\0{r['caption']}",
+            settings=settings,
             setup=self.setup,
             work=TranslateWork(self.settings, self.matcher), engine=self.engine,
             num_shards=self.num_shards, storage_options=self.storage_options,
@@ -105,10 +102,6 @@ class ShardedTranslations:
         found = RowTranslations({(r["image_id"], r["entity_id"]): r["raw"] for r in done.rows})
         if done.rows:
             found.backend, found.model = done.rows[0]["backend"], done.rows[0]["model"]
-        failures = {int(s): e for s, e in done.report.failures().items()}
-        for r in wanted:
-            key = (r["image_id"], r["entity_id"])
-            shard = shard_of(_key(r), self.num_shards)
-            if key not in found.raw and shard in failures:
-                found.failed[key] = f"shard {shard} failed: {failures[shard]}"
+        for r, why in done.failed:  # kept, not trainable, translated again next time
+            found.failed[(r["image_id"], r["entity_id"])] = why
         return found
