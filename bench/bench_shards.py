@@ -13,27 +13,39 @@ and img2dataset with 2 processes of 16 threads (its own virtualenv, as in bench_
 start is outside the timing (a cluster is long-lived; its workers are warmed by a short run
 first); img2dataset's process start is inside it, since each of its calls pays it.
 
-Scoring (``--images``): the baseline is ``score_category`` in this process. Each Ray run
-starts a local Ray with ``num_cpus`` = workers and scores the same stored category
-(synthetic photograph-like JPEGs, OCR and the tiny relevance model on, as ``make demo``'s
-scorers); parts are cleared between runs so every shard is computed. The driver's memory is
-the peak of Python allocations (tracemalloc) while a category of ``--memory-images`` is scored
-on Ray: the driver holds ids and scores, never images.
+Scoring (``--images``): the baseline is ``score_category`` in this process. Each run is a child
+process of this program with one thread per numerical library: in-process and Ray with one
+worker pinned to the same single core (Ray's own processes inherit the affinity, so they share
+it), then Ray with 2 workers on both cores. Each Ray run starts a local Ray with ``num_cpus`` =
+workers, warms its workers on a small category, then scores the stored category (synthetic
+photograph-like JPEGs, one in 20 a recompressed copy of another; OCR and the tiny relevance
+model on, as ``make demo``'s scorers); parts are cleared so every shard is computed. The
+driver's memory is the peak of Python allocations (tracemalloc) and the process's peak RSS
+while a category of ``--memory-images`` is scored on Ray: the driver holds ids, scores and
+48 px thumbnails, never images.
 """
 
 import argparse
 import io
+import json
+import os
+import resource as resource_module
+import subprocess
+import sys
 import time
 import tracemalloc
+from argparse import SUPPRESS
 from dataclasses import dataclass, replace
 from pathlib import Path
 from tempfile import TemporaryDirectory
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 from PIL import Image
 
 from bench.harness import (
+    ONE_THREAD,
     PEER_PYTHON,
     ServerProcess,
     add_out_argument,
@@ -58,22 +70,45 @@ FETCH_SECTION = "## Sharded collection on Ray: fetch and verify (bench/bench_sha
 LATENCY_MS = 50.0
 CONCURRENCY = 16  # requests in flight per fetching process, as in bench_fetch
 CATEGORY = "bench"
+COPY_EVERY = 20  # a near-duplicate share of 5 %, grouped across shards by the driver
 
 
 def _image(rng: np.random.Generator, side: int = 384) -> bytes:
-    """Smooth colour fields plus mild noise: passes the CPU rules like a photo would."""
-    y, x = np.mgrid[0:side, 0:side] / side
-    base = np.stack([np.sin(x * rng.uniform(2, 9) + rng.uniform(0, 6)) for _ in range(3)], -1)
-    pixels = (127 + 100 * base * (0.5 + y[..., None]) + rng.normal(0, 12, base.shape)).clip(0, 255)
+    """A random 6x6 colour field, smoothly enlarged, plus sensor-like noise.
+
+    Passes the CPU rules like a photo would, and each has its own layout, so its own hashes:
+    smooth fields that vary along one axis only would all chain into one near-duplicate group,
+    which no real category is.
+    """
+    grid = rng.uniform(20, 235, (6, 6, 3)).astype(np.uint8)
+    field = np.asarray(Image.fromarray(grid).resize((side, side), Image.BICUBIC), np.float64)
+    pixels = (field + rng.normal(0, 10, field.shape)).clip(0, 255)
+    return _jpeg(Image.fromarray(pixels.astype(np.uint8)), 90)
+
+
+def _jpeg(image: Image.Image, quality: int) -> bytes:
     out = io.BytesIO()
-    Image.fromarray(pixels.astype(np.uint8)).save(out, "JPEG", quality=90)
+    image.save(out, "JPEG", quality=quality)
     return out.getvalue()
 
 
+def _copy(data: bytes) -> bytes:
+    """A near-duplicate as the web has them: the same picture smaller and recompressed."""
+    image = Image.open(io.BytesIO(data))
+    return _jpeg(image.resize((image.width * 4 // 5, image.height * 4 // 5)), 70)
+
+
 def build_category(root: Path, n: int, seed: int = 0) -> Storage:
+    """``n`` images of 20 entities; one in every ``COPY_EVERY`` a copy of an earlier one."""
     store = Storage(str(root))
     rng = np.random.default_rng(seed)
-    rows = [{"image_id": store.put_blob(_image(rng)), "entity_id": f"e{i % 20}"} for i in range(n)]
+    recent: list[bytes] = []  # the last few pictures, to copy from
+    rows = []
+    for i in range(n):
+        copy = i % COPY_EVERY == COPY_EVERY - 1 and len(recent) >= 7
+        data = _copy(recent[-7]) if copy else _image(rng)
+        recent = [*recent[-7:], data]
+        rows.append({"image_id": store.put_blob(data), "entity_id": f"e{i % 20}"})
     store.write_table(IMAGES, CATEGORY, pa.Table.from_pylist(rows))
     entities = sorted({r["entity_id"] for r in rows})
     store.write_table(
@@ -95,52 +130,99 @@ def _clear_parts(store: Storage) -> None:
         store.fs.rm(folder, recursive=True)
 
 
-def run_ray(store: Storage, workers: int, shards: int, resource: CurationScorersResource) -> float:
-    import ray
-
-    _clear_parts(store)
-    engine = RayEngine(num_cpus=workers, object_store_memory=200 * 1024 * 1024)
-    engine.ensure()
-    try:
-        thresholds = effective(CurationPolicy(), CATEGORY)
-        # Warm the workers (model load once per worker), then time a clean run.
-        score_category_sharded(
-            store, CATEGORY, thresholds, resource.scorers("ru", warn=say), engine,
-            num_shards=shards, shard_scorers=ShardScorers.of(resource, "ru"),
-        )  # fmt: skip
-        _clear_parts(store)
-        return timed(
-            lambda: score_category_sharded(
-                store, CATEGORY, thresholds, resource.scorers("ru", warn=say), engine,
-                num_shards=shards, shard_scorers=ShardScorers.of(resource, "ru"),
-            )
-        )[0]  # fmt: skip
-    finally:
-        ray.shutdown()
+def _scorers(ocr: str) -> tuple[CurationScorersResource, Any]:
+    resource = CurationScorersResource(ocr=ocr)
+    return resource, resource.scorers("ru", warn=say)
 
 
-def run_in_process(store: Storage, resource: CurationScorersResource) -> float:
-    scorers = resource.scorers("ru", warn=say)
+def run_in_process(store: Storage, ocr: str) -> float:
+    _, scorers = _scorers(ocr)
     thresholds = effective(CurationPolicy(), CATEGORY)
     return timed(lambda: score_category(store, CATEGORY, thresholds, scorers))[0]
 
 
-def driver_peak(store: Storage, resource: CurationScorersResource, shards: int) -> float:
+def run_ray(store: Storage, warm: Storage, workers: int, shards: int, ocr: str) -> float:
+    """Seconds of one sharded scoring of ``store`` on a local Ray of ``workers`` CPUs.
+
+    The workers are warmed first on the small category ``warm`` (each builds its scorers
+    once, as a long-lived cluster's would have); the parts are cleared so every shard runs.
+    """
     import ray
 
+    resource, scorers = _scorers(ocr)
+    thresholds = effective(CurationPolicy(), CATEGORY)
+    engine = RayEngine(num_cpus=workers, object_store_memory=200 * 1024 * 1024)
+    engine.ensure()
+    try:
+
+        def once(on: Storage) -> None:
+            _clear_parts(on)
+            score_category_sharded(
+                on, CATEGORY, thresholds, scorers, engine, num_shards=shards,
+                shard_scorers=ShardScorers.of(resource, "ru"),
+            )  # fmt: skip
+
+        once(warm)
+        return timed(lambda: once(store))[0]
+    finally:
+        ray.shutdown()
+
+
+def driver_peak(store: Storage, shards: int, ocr: str) -> float:
+    """Peak MiB of the driver's Python allocations (tracemalloc) scoring ``store`` on Ray."""
+    import ray
+
+    resource, scorers = _scorers(ocr)
     engine = RayEngine(num_cpus=2, object_store_memory=200 * 1024 * 1024)
     engine.ensure()
     try:
+        _clear_parts(store)
         tracemalloc.start()
         score_category_sharded(
-            store, CATEGORY, effective(CurationPolicy(), CATEGORY), resource.scorers("ru", warn=say),
-            engine, num_shards=shards, shard_scorers=ShardScorers.of(resource, "ru"),
+            store, CATEGORY, effective(CurationPolicy(), CATEGORY), scorers, engine,
+            num_shards=shards, shard_scorers=ShardScorers.of(resource, "ru"),
         )  # fmt: skip
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         return peak / 2**20
     finally:
         ray.shutdown()
+
+
+def score_run(args: argparse.Namespace) -> int:
+    """One scoring run in this (child) process; prints its figures as JSON on stdout."""
+    store, warm = Storage(str(args.store)), Storage(str(args.store) + "-warm")
+    if args.score_run == "in-process":
+        figures = {"seconds": run_in_process(store, args.ocr)}
+    elif args.score_run == "ray":
+        figures = {"seconds": run_ray(store, warm, args.workers, args.shards, args.ocr)}
+    else:
+        figures = {"driver_peak_mib": driver_peak(store, args.shards, args.ocr)}
+    figures["max_rss_mib"] = resource_module.getrusage(resource_module.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(figures))
+    return 0
+
+
+def in_child(run: str, store: Path, *, workers: int, shards: int, ocr: str) -> dict[str, float]:
+    """``score_run`` in a fresh process: one thread per library, and on one core if one worker.
+
+    Pinned, the in-process path and the whole of Ray (driver, raylet and its worker inherit
+    the affinity) get the same single core, so their ratio is Ray's overhead on one worker.
+    """
+    command = [
+        sys.executable, "-m", "bench.bench_shards", "--score-run", run, "--store", str(store),
+        "--workers", str(workers), "--shards", str(shards), "--ocr", ocr,
+    ]  # fmt: skip
+    core = max(os.sched_getaffinity(0))
+    done = subprocess.run(
+        command,
+        env={**os.environ, **ONE_THREAD},
+        preexec_fn=(lambda: os.sched_setaffinity(0, {core})) if workers == 1 else None,
+        stdout=subprocess.PIPE,
+        check=True,
+        text=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 # --- fetch and verify --------------------------------------------------------------------
@@ -294,33 +376,50 @@ def fetch_text(rows: list[FetchRow], notes: list[str], command: str, shards: int
 
 
 def score_part(args: argparse.Namespace, work: Path) -> str:
-    resource = CurationScorersResource(ocr="on")
     say(f"building {args.images} images")
-    store = build_category(work / "a", args.images)
-    local = run_in_process(store, resource)
-    one = run_ray(store, 1, args.shards, resource)
-    two = run_ray(store, 2, args.shards, resource)
+    build_category(work / "a", args.images)
+    build_category(work / "a-warm", 2 * args.shards, seed=2)  # a few images per shard
+    kw = {"shards": args.shards, "ocr": "on"}
+    local = in_child("in-process", work / "a", workers=1, **kw)["seconds"]
+    say(f"in process, one core: {local:.1f} s")
+    one = in_child("ray", work / "a", workers=1, **kw)["seconds"]
+    say(f"Ray, 1 worker on the same core: {one:.1f} s")
+    two = in_child("ray", work / "a", workers=2, **kw)["seconds"]
+    say(f"Ray, 2 workers: {two:.1f} s")
     say(f"building {args.memory_images} images for the memory figure")
-    big = build_category(work / "b", args.memory_images, seed=1)
-    peak = driver_peak(big, resource, max(args.shards, args.memory_images // 250))
+    build_category(work / "b", args.memory_images, seed=1)
+    memory_shards = max(args.shards, args.memory_images // 250)
+    memory = in_child("memory", work / "b", workers=2, shards=memory_shards, ocr="off")
     m = machine()
     return "\n".join(
         [
             SECTION,
             "",
-            f"`{args.command}` on {m['nproc']} cores ({m['cpu']}, Python {m['python']}); "
-            f"{args.images} images, {args.shards} shards, OCR and the tiny relevance model.",
+            f"`{args.command}` on {m['nproc']} cores ({m['cpu']}, Python {m['python']}); one "
+            f"run each, each in its own process with one thread per numerical library. "
+            f"{args.images} images (synthetic photograph-like JPEGs, one in {COPY_EVERY} a "
+            f"smaller recompressed copy of another), {args.shards} shards, OCR and the tiny "
+            "relevance model on (the demo's scorers). The in-process run and the 1-worker run "
+            "are pinned to the same single core (the whole of Ray with it: driver, raylet, "
+            "worker); the 2-worker run has both cores.",
             "",
             "| run | seconds | images/s | ratio |",
             "|---|---:|---:|---:|",
-            f"| in-process (baseline) | {local:.2f} | {args.images / local:.1f} | 1.00 |",
-            f"| Ray, 1 worker | {one:.2f} | {args.images / one:.1f} | {local / one:.2f} |",
+            f"| in-process, one core (baseline) | {local:.2f} | {args.images / local:.1f} | 1.00 |",
+            f"| Ray, 1 worker, same core | {one:.2f} | {args.images / one:.1f} | "
+            f"{local / one:.2f} |",
             f"| Ray, 2 workers | {two:.2f} | {args.images / two:.1f} | {local / two:.2f} |",
             "",
             f"2 workers over 1: **{one / two:.2f}x** (target >= 1.7x). Ray's overhead on one "
             f"worker over in-process: **{100 * (one / local - 1):+.1f} %** (target <= 10 %).",
-            f"Driver peak Python allocations scoring {args.memory_images} images on Ray: "
-            f"**{peak:.1f} MiB**.",
+            "",
+            f"Driver memory scoring {args.memory_images:,} images on Ray (2 workers, "
+            f"{memory_shards} shards, cheap path and the tiny relevance model, OCR off: it "
+            f"runs on the workers): peak Python allocations (tracemalloc) "
+            f"**{memory['driver_peak_mib']:.1f} MiB**, the process's peak RSS "
+            f"{memory['max_rss_mib']:.0f} MiB (torch, Ray's client and the scorers included). "
+            "The driver holds each image's scores and its 48 px crop-screen thumbnail, never "
+            "an image.",
             "",
         ]
     )
@@ -333,9 +432,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-images", type=int, default=10000)
     parser.add_argument("--shards", type=int, default=8)
     parser.add_argument("--only", choices=("fetch", "score"), help="run one part alone")
+    # The scoring part runs each of its runs in a child process of this program:
+    parser.add_argument("--score-run", choices=("in-process", "ray", "memory"), help=SUPPRESS)
+    parser.add_argument("--store", type=Path, help=SUPPRESS)
+    parser.add_argument("--workers", type=int, default=1, help=SUPPRESS)
+    parser.add_argument("--ocr", default="on", help=SUPPRESS)
     parser.add_argument("--img2dataset-python", type=Path, default=PEER_PYTHON)
     add_out_argument(parser)
     args = parser.parse_args(argv)
+    if args.score_run:
+        return score_run(args)
     args.command = command_line("bench.bench_shards", argv)
     counts = [int(c) for c in args.urls.split(",") if c.strip()]
     with TemporaryDirectory(prefix="craft-bench-shards-") as tmp:
