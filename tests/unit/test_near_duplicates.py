@@ -285,7 +285,5 @@ def test_confirmed_groups_are_phash_components_inside_dhash_groups() -> None:
     ]
     assert confirmed_groups(scored, radius) == sorted(expected, key=lambda g: g[0])
     # Far apart in dHash: no group, however alike in pHash.
-    apart = [
-        (item, RawScores("ok", dhash=rng.getrandbits(64), phash=0)) for item, _ in scored[:50]
-    ]
+    apart = [(item, RawScores("ok", dhash=rng.getrandbits(64), phash=0)) for item, _ in scored[:50]]
     assert confirmed_groups(apart, radius) == []
