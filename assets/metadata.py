@@ -6,6 +6,8 @@ from typing import Any
 import pyarrow as pa
 from dagster import TableColumn, TableSchema
 
+from craft_dag.review.decisions import RowProblem
+
 # A few bad rows name themselves in the log; the rest are counted in the metadata.
 SHOWN_PROBLEMS = 20
 
@@ -25,7 +27,7 @@ def table_metadata(table: pa.Table) -> dict[str, Any]:
     }
 
 
-def warn_problems(warn: Callable[[str], None], source: str, problems: Sequence[Any]) -> None:
+def warn_problems(warn: Callable[[str], None], source: str, problems: Sequence[RowProblem]) -> None:
     """Logs the first bad rows of a people's file (a review export, a memory, a CSV)."""
     for problem in problems[:SHOWN_PROBLEMS]:
-        warn(f"{source}: {problem.where}:{problem.line}: {problem.message}")
+        warn(f"{source}: {problem}")
