@@ -189,12 +189,18 @@ def driver_peak(store: Storage, shards: int, ocr: str) -> float:
         ray.shutdown()
 
 
+def warm_path(store: Path) -> Path:
+    """Where the small category that warms a Ray run's workers sits, beside ``store``."""
+    return store.with_name(store.name + "-warm")
+
+
 def score_run(args: argparse.Namespace) -> int:
     """One scoring run in this (child) process; prints its figures as JSON on stdout."""
-    store, warm = Storage(str(args.store)), Storage(str(args.store) + "-warm")
+    store = Storage(str(args.store))
     if args.score_run == "in-process":
         figures = {"seconds": run_in_process(store, args.ocr)}
     elif args.score_run == "ray":
+        warm = Storage(str(warm_path(args.store)))
         figures = {"seconds": run_ray(store, warm, args.workers, args.shards, args.ocr)}
     else:
         figures = {"driver_peak_mib": driver_peak(store, args.shards, args.ocr)}
@@ -378,7 +384,7 @@ def fetch_text(rows: list[FetchRow], notes: list[str], command: str, shards: int
 def score_part(args: argparse.Namespace, work: Path) -> str:
     say(f"building {args.images} images")
     build_category(work / "a", args.images)
-    build_category(work / "a-warm", 2 * args.shards, seed=2)  # a few images per shard
+    build_category(warm_path(work / "a"), 2 * args.shards, seed=2)  # a few images per shard
     kw = {"shards": args.shards, "ocr": "on"}
     local = in_child("in-process", work / "a", workers=1, **kw)["seconds"]
     say(f"in process, one core: {local:.1f} s")
