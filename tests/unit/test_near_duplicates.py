@@ -264,8 +264,8 @@ def test_choose_keepers_keeps_the_best_of_each_group() -> None:
 
 
 def test_confirmed_groups_are_phash_components_inside_dhash_groups() -> None:
-    """Both hashes must agree; a dHash group as large as the category (alike pictures chain)
-    is split by pHash through the index, never a pairwise matrix of the whole group."""
+    """Both hashes must agree: a dHash group as large as the category (alike pictures chain)
+    splits into exactly the pHash components that union-find over every pair gives."""
     from craft_dag.curation.score_duplicates import confirmed_groups
     from craft_dag.curation.score_records import RawScores, ScoreItem
 
